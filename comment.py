@@ -1,0 +1,107 @@
+"""The Comment value, and the validation of what clients send to create one."""
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+MAX_BIGINT = 2**63 - 1
+DEFAULT_THREAD = "default"
+FIELD_LIMITS = {"thread": 200, "name": 100, "comment": 10_000}
+ALLOWED_FIELDS = frozenset(("thread", "parent_id", "name", "comment"))
+
+
+class ValidationError(ValueError):
+    """Client input is invalid; `fields` maps each bad field to what is wrong with it."""
+
+    def __init__(self, fields: dict[str, str]):
+        super().__init__(", ".join(f"{k} {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+@dataclass(frozen=True, slots=True)
+class NewComment:
+    thread: str
+    parent_id: int | None
+    name: str
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: int
+    thread: str
+    parent_id: int | None
+    name: str
+    comment: str
+    created_at: str  # RFC 3339, UTC, formatted by the database
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "thread": self.thread,
+            "parent_id": self.parent_id,
+            "name": self.name,
+            "comment": self.comment,
+            "created_at": self.created_at,
+        }
+
+
+def text_problem(value: str, limit: int, allowed_controls: str = "") -> str | None:
+    """What is wrong with a text value, or None. Lone surrogates cannot be stored as UTF-8."""
+    if not value:
+        return "must not be empty"
+    if len(value) > limit:
+        return f"must be at most {limit} characters"
+    for char in value:
+        if char in allowed_controls:
+            continue
+        category = unicodedata.category(char)
+        if category == "Cc":
+            return "must not contain control characters"
+        if category == "Cs":
+            return "must not contain unpaired surrogates"
+    return None
+
+
+def is_id(value: Any) -> bool:
+    """A positive 64-bit integer; JSON `true` is not one, though Python counts bools as ints."""
+    return type(value) is int and 1 <= value <= MAX_BIGINT
+
+
+def parse_id(text: str) -> int | None:
+    """An id written in decimal digits (a form field, a cursor), or None."""
+    if text.isascii() and text.isdigit() and len(text) <= 19 and is_id(int(text)):
+        return int(text)
+    return None
+
+
+def _text_field(data: Mapping[str, Any], field: str, errors: dict, *, trim: bool, controls: str = ""):
+    value = data.get(field)
+    if not isinstance(value, str):
+        errors[field] = "is required" if value is None else "must be a string"
+        return None
+    if trim:
+        value = value.strip()
+    problem = text_problem(value, FIELD_LIMITS[field], controls)
+    if problem:
+        errors[field] = problem
+    return value
+
+
+def validate_new_comment(data: Mapping[str, Any]) -> NewComment:
+    """Check a decoded JSON object or form; raise ValidationError listing every bad field."""
+    errors = {field: "is not allowed" for field in data if field not in ALLOWED_FIELDS}
+    data = dict(data)
+    data.setdefault("thread", DEFAULT_THREAD)
+    if isinstance(data.get("comment"), str):
+        # Browsers submit textarea line breaks as CRLF; store plain newlines.
+        data["comment"] = data["comment"].replace("\r\n", "\n")
+    thread = _text_field(data, "thread", errors, trim=False)
+    name = _text_field(data, "name", errors, trim=True)
+    comment = _text_field(data, "comment", errors, trim=True, controls="\n\t")
+    parent_id = data.get("parent_id")
+    if parent_id is not None and not is_id(parent_id):
+        errors["parent_id"] = "must be null or a positive integer id"
+    if errors:
+        raise ValidationError(errors)
+    return NewComment(thread=thread, parent_id=parent_id, name=name, comment=comment)

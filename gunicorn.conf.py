@@ -1,0 +1,35 @@
+"""gunicorn settings, all derived from the environment through config.py.
+
+`pipenv run serve` and the container both start `gunicorn --config gunicorn.conf.py app:app`.
+A bad setting stops the master before any worker starts, with one line naming the variable.
+"""
+
+from config import load_or_exit
+from logs import handler_config
+
+settings = load_or_exit()
+
+bind = [f"{settings.bind_host}:{settings.port}"]
+workers = settings.web_concurrency
+threads = settings.threads
+worker_class = "gthread" if settings.threads > 1 else "sync"
+# Keep-alive saves a TCP handshake per request for clients that reuse connections.
+keepalive = 5
+# A worker that is silent this long is killed and replaced; well above DB timeouts.
+timeout = 30
+# On SIGTERM in-flight requests get this long to finish; compose's stop_grace_period is longer.
+graceful_timeout = settings.graceful_timeout
+# The app is imported in each worker, so each builds its own database pool after fork.
+preload_app = False
+# gunicorn 27's control socket is a file under $HOME: a stateless service keeps no local files.
+control_socket_disable = True
+
+# One JSON event stream on stdout: gunicorn's own messages in the app's format, and no
+# separate access log (the app logs each request once, with its request id).
+accesslog = None
+errorlog = "-"
+logconfig_dict = handler_config(settings.log_level)
+# Documented limits for what reaches the app: request line and header sizes.
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190

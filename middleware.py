@@ -1,0 +1,70 @@
+"""What happens around every request: request ids, the access log, security headers, CORS."""
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+log = logging.getLogger("comments.access")
+
+# An incoming X-Request-ID is kept only when it is short and cannot smuggle anything into logs.
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+CORS_METHODS = "GET, POST, OPTIONS"
+CORS_HEADERS = "Content-Type, X-Request-ID"
+
+
+def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
+    allow_any = "*" in cors_origins
+    allowed = frozenset(cors_origins)
+
+    @app.before_request
+    def start_request():
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            return Response(status=204)  # a CORS preflight; the headers are added below
+        return None
+
+    @app.after_request
+    def finish_request(response: Response) -> Response:
+        headers = response.headers
+        headers["X-Request-ID"] = g.get("request_id", "")
+        headers["X-Content-Type-Options"] = "nosniff"
+        origin = request.headers.get("Origin")
+        if origin and (allow_any or origin in allowed):
+            _add_cors(response, origin, allow_any)
+        _log_request(response)
+        return response
+
+
+def _add_cors(response: Response, origin: str, allow_any: bool) -> None:
+    headers = response.headers
+    headers["Access-Control-Allow-Origin"] = "*" if allow_any else origin
+    headers["Access-Control-Expose-Headers"] = "Location, Link, X-Request-ID"
+    if not allow_any:
+        headers.add("Vary", "Origin")
+    if response.status_code == 204 and request.method == "OPTIONS":
+        headers["Access-Control-Allow-Methods"] = CORS_METHODS
+        headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+        headers["Access-Control-Max-Age"] = "600"
+
+
+def _log_request(response: Response) -> None:
+    duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    level = logging.ERROR if response.status_code >= 500 else logging.INFO
+    log.log(
+        level,
+        "request",
+        extra={
+            "request_id": g.get("request_id"),
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round(duration_ms, 2),
+            "bytes": response.calculate_content_length() or 0,
+            "remote_addr": request.remote_addr,
+        },
+    )

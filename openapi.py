@@ -1,0 +1,193 @@
+"""The OpenAPI 3.1 description of the HTTP contract, served at /openapi.json.
+
+Tests validate real responses against these schemas, so the document cannot drift from the code.
+"""
+
+from comment import FIELD_LIMITS, MAX_BIGINT
+from payload import DEFAULT_LIMIT, LIMIT_RANGE
+
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_BIGINT}
+
+
+def _text(limit: int, description: str) -> dict:
+    return {"type": "string", "minLength": 1, "maxLength": limit, "description": description}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _error(description: str) -> dict:
+    return {"$ref": f"#/components/responses/{description}"}
+
+
+_NEW_COMMENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "comment"],
+    "properties": {
+        "thread": {**_text(FIELD_LIMITS["thread"], "What is being discussed."), "default": "default"},
+        "parent_id": {"oneOf": [ID, {"type": "null"}], "description": "The comment replied to, in the same thread."},
+        "name": _text(FIELD_LIMITS["name"], "Author's name; surrounding whitespace is trimmed."),
+        "comment": _text(FIELD_LIMITS["comment"], "The text; newlines and tabs are allowed."),
+    },
+}
+
+_FORM_COMMENT = {
+    **_NEW_COMMENT,
+    "properties": {**_NEW_COMMENT["properties"], "parent_id": {"type": "string", "pattern": "^[0-9]{0,19}$"}},
+}
+
+_COMMENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "thread", "parent_id", "name", "comment", "created_at"],
+    "properties": {
+        "id": ID,
+        "thread": _text(FIELD_LIMITS["thread"], "What is being discussed."),
+        "parent_id": {"oneOf": [ID, {"type": "null"}]},
+        "name": _text(FIELD_LIMITS["name"], "Author's name."),
+        "comment": _text(FIELD_LIMITS["comment"], "The text."),
+        "created_at": {"type": "string", "format": "date-time", "pattern": "Z$"},
+    },
+}
+
+_PAGE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["comments", "next_cursor"],
+    "properties": {
+        "comments": {"type": "array", "items": _ref("Comment")},
+        "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page."},
+    },
+}
+
+_ERROR = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["error", "code"],
+    "properties": {
+        "error": {"type": "string", "description": "One sentence for a person."},
+        "code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "description": "Stable, for programs."},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+_PARAMETERS = [
+    {"name": "thread", "in": "query", "schema": _text(FIELD_LIMITS["thread"], "Only this thread.")},
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": LIMIT_RANGE[0], "maximum": LIMIT_RANGE[1], "default": DEFAULT_LIMIT},
+    },
+    {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["oldest", "newest"], "default": "oldest"}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "`next_cursor` of the last page."},
+]
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "comments-api", "version": "1.0.0", "description": "Post and list comments."},
+    "paths": {
+        "/comments": {
+            "get": {
+                "operationId": "listComments",
+                "summary": "List comments, oldest first unless order=newest; keyset-paged.",
+                "parameters": _PARAMETERS,
+                "responses": {
+                    "200": _json(
+                        _ref("CommentPage"),
+                        "A page of comments.",
+                        {"Link": {"schema": {"type": "string"}, "description": 'rel="next" when there is more.'}},
+                    ),
+                    "400": _error("BadRequest"),
+                    "503": _error("Unavailable"),
+                },
+            },
+            "post": {
+                "operationId": "createComment",
+                "summary": "Post a comment; answered only after it is committed.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": _ref("NewComment")},
+                        "application/x-www-form-urlencoded": {"schema": _FORM_COMMENT},
+                    },
+                },
+                "responses": {
+                    "201": _json(
+                        _ref("Comment"),
+                        "Stored.",
+                        {"Location": {"schema": {"type": "string"}, "description": "/comments/{id}"}},
+                    ),
+                    "400": _error("BadRequest"),
+                    "413": _error("TooLarge"),
+                    "415": _error("UnsupportedMediaType"),
+                    "503": _error("Unavailable"),
+                },
+            },
+        },
+        "/comments/{comment_id}": {
+            "get": {
+                "operationId": "getComment",
+                "summary": "One comment by id.",
+                "parameters": [{"name": "comment_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": _json(_ref("Comment"), "The comment."),
+                    "404": _error("NotFound"),
+                    "503": _error("Unavailable"),
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "summary": "Liveness: 200 while the process runs; never touches the database.",
+                "responses": {"200": _json(_ref("Status"), "Alive.")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "ready",
+                "summary": "Readiness: 200 when the database answers and the schema is current.",
+                "responses": {"200": _json(_ref("Status"), "Ready."), "503": _error("Unavailable")},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document.",
+                "responses": {"200": _json({"type": "object"}, "The OpenAPI document.")},
+            }
+        },
+    },
+    "components": {
+        "schemas": {
+            "NewComment": _NEW_COMMENT,
+            "Comment": _COMMENT,
+            "CommentPage": _PAGE,
+            "Error": _ERROR,
+            "Status": {
+                "type": "object",
+                "required": ["status"],
+                "properties": {"status": {"type": "string", "enum": ["ok"]}},
+            },
+        },
+        "responses": {
+            name: {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+            for name, description in {
+                "BadRequest": "Invalid input; `fields` says which.",
+                "NotFound": "No such comment or address.",
+                "TooLarge": "The body is over MAX_BODY_BYTES.",
+                "UnsupportedMediaType": "Neither JSON nor an urlencoded form.",
+                "Unavailable": "The database is unavailable (code database_unavailable) or the schema is behind.",
+            }.items()
+        },
+    },
+}

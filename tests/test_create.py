@@ -1,0 +1,144 @@
+"""POST /comments: JSON and forms, validation, replies, and what gets stored."""
+
+import psycopg2
+import pytest
+
+from tests.contract import assert_matches_openapi
+
+
+def stored_rows(database_url: str) -> list[tuple]:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT id, thread, parent_id, name, comment FROM comments ORDER BY id")
+        rows = cursor.fetchall()
+    conn.close()
+    return rows
+
+
+def test_json_post_is_created_stored_and_located(client, clean_database):
+    response = client.post("/comments", json={"name": "Ann", "comment": "Hello"})
+
+    assert response.status_code == 201
+    body = response.get_json()
+    assert response.headers["Location"] == f"/comments/{body['id']}"
+    assert body["name"] == "Ann" and body["comment"] == "Hello"
+    assert body["thread"] == "default" and body["parent_id"] is None
+    assert body["created_at"].endswith("Z")
+    assert_matches_openapi(response, "/comments", "post")
+    assert stored_rows(clean_database) == [(body["id"], "default", None, "Ann", "Hello")]
+
+
+def test_form_post_works_like_curl_dash_d(client, clean_database):
+    response = client.post("/comments", data={"name": "Ann", "comment": "Hi", "thread": "blog/1"})
+
+    assert response.status_code == 201
+    assert response.get_json()["thread"] == "blog/1"
+    assert stored_rows(clean_database)[0][1:] == ("blog/1", None, "Ann", "Hi")
+
+
+def test_created_comment_reads_back_identically(client, post):
+    created = post(name="Ann", comment="Hello", thread="t").get_json()
+
+    response = client.get(f"/comments/{created['id']}")
+
+    assert response.status_code == 200
+    assert response.get_json() == created
+    assert_matches_openapi(response, "/comments/{comment_id}")
+
+
+def test_ids_increase(post):
+    ids = [post(name="Ann", comment=str(n)).get_json()["id"] for n in range(3)]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+
+
+def test_whitespace_is_trimmed_and_crlf_normalised(post):
+    body = post(name="  Ann \t", comment="\n line one\r\nline\ttwo  \n").get_json()
+    assert body["name"] == "Ann"
+    assert body["comment"] == "line one\nline\ttwo"
+
+
+def test_unicode_is_kept(post):
+    body = post(name="Zoë 🦊", comment="日本語 — ok 👍🏽").get_json()
+    assert (body["name"], body["comment"]) == ("Zoë 🦊", "日本語 — ok 👍🏽")
+
+
+def test_reply_in_the_same_thread(post):
+    parent = post(name="Ann", comment="Q", thread="t").get_json()
+    reply = post(name="Bob", comment="A", thread="t", parent_id=parent["id"])
+    assert reply.status_code == 201
+    assert reply.get_json()["parent_id"] == parent["id"]
+
+
+def test_form_reply_takes_parent_id_as_digits(client, post):
+    parent = post(name="Ann", comment="Q").get_json()
+    reply = client.post("/comments", data={"name": "Bob", "comment": "A", "parent_id": str(parent["id"])})
+    assert reply.status_code == 201 and reply.get_json()["parent_id"] == parent["id"]
+
+
+@pytest.mark.parametrize("thread", ["t", "other"])
+def test_reply_to_a_missing_or_foreign_parent_is_rejected(post, clean_database, thread):
+    parent = post(name="Ann", comment="Q", thread="t").get_json()
+    missing_or_foreign = parent["id"] + 1000 if thread == "t" else parent["id"]
+
+    response = post(name="Bob", comment="A", thread=thread, parent_id=missing_or_foreign)
+
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "parent_not_found"
+    assert response.get_json()["fields"] == {"parent_id": "names no comment in this thread"}
+    assert len(stored_rows(clean_database)) == 1
+
+
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        ({}, {"name": "is required", "comment": "is required"}),
+        ({"name": "", "comment": "x"}, {"name": "must not be empty"}),
+        ({"name": "   ", "comment": "x"}, {"name": "must not be empty"}),
+        ({"name": "a" * 101, "comment": "x"}, {"name": "must be at most 100 characters"}),
+        ({"name": "a", "comment": "x" * 10_001}, {"comment": "must be at most 10000 characters"}),
+        ({"name": "a", "comment": "x", "thread": ""}, {"thread": "must not be empty"}),
+        ({"name": "a", "comment": "x", "thread": "t" * 201}, {"thread": "must be at most 200 characters"}),
+        ({"name": "a\nb", "comment": "x"}, {"name": "must not contain control characters"}),
+        ({"name": "a", "comment": "x", "id": 5}, {"id": "is not allowed"}),
+        ({"name": "a", "comment": "x", "created_at": "2020-01-01T00:00:00Z"}, {"created_at": "is not allowed"}),
+        ({"name": "a", "comment": "x", "parent_id": 0}, {"parent_id": "must be null or a positive integer id"}),
+        ({"name": "a", "comment": "x", "parent_id": "1"}, {"parent_id": "must be null or a positive integer id"}),
+    ],
+)
+def test_invalid_fields_are_named(post, clean_database, fields, expected):
+    response = post(**fields)
+
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["code"] == "invalid_fields"
+    assert body["fields"] == expected
+    assert_matches_openapi(response, "/comments", "post")
+    assert stored_rows(clean_database) == []
+
+
+def test_limits_are_inclusive(post):
+    response = post(name="n" * 100, comment="c" * 10_000, thread="t" * 200)
+    assert response.status_code == 201
+
+
+def test_duplicate_form_fields_are_rejected(client):
+    response = client.post(
+        "/comments", data=b"name=a&name=b&comment=c", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert response.get_json()["fields"] == {"name": "must be given only once"}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x", None])
+def test_other_content_types_are_415(client, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post("/comments", data=b"name=a", headers=headers)
+    assert response.status_code == 415
+    assert response.get_json()["code"] == "unsupported_media_type"
+    assert_matches_openapi(response, "/comments", "post")
+
+
+def test_json_with_charset_parameter_is_accepted(client):
+    response = client.post(
+        "/comments", data='{"name": "a", "comment": "b"}', content_type="application/json; charset=utf-8"
+    )
+    assert response.status_code == 201
