@@ -24,7 +24,7 @@ log = logging.getLogger("comments.app")
 
 def create_app(settings: config.Config | None = None) -> Flask:
     settings = settings or config.load_or_exit()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # an API: no static files
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, DEBUG=settings.debug)
     app.json.sort_keys = False
     app.json.ensure_ascii = False

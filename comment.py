@@ -1,8 +1,9 @@
 """The Comment value, and the validation of what clients send to create one."""
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 MAX_BIGINT = 2**63 - 1
 DEFAULT_THREAD = "default"

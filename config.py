@@ -6,8 +6,8 @@ Twelve-factor config: nothing is read from files except a local `.env` during de
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from dotenv import load_dotenv
 
@@ -122,4 +122,3 @@ def load_or_exit(*, need_database: bool = True) -> Config:
     except ConfigError as error:
         sys.stderr.write(f"configuration error: {error}\n")
         raise SystemExit(2) from None
-

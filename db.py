@@ -17,8 +17,7 @@ from pool import ConnectionPool, PoolTimeout
 
 # Formatting in SQL hands Python a ready RFC 3339 string instead of a datetime to convert.
 _COLUMNS = (
-    "id, thread, parent_id, name, comment, "
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    "id, thread, parent_id, name, comment, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 )
 _INSERT = f"INSERT INTO comments (thread, parent_id, name, comment) VALUES (%s, %s, %s, %s) RETURNING {_COLUMNS}"
 _SELECT_ONE = f"SELECT {_COLUMNS} FROM comments WHERE id = %s"
@@ -33,7 +32,9 @@ class ParentNotFound(Exception):
 
 
 class CommentDatabase:
-    def __init__(self, url: str, *, pool_size: int, connect_timeout: int, statement_timeout_ms: int, pool_timeout: float):
+    def __init__(
+        self, url: str, *, pool_size: int, connect_timeout: int, statement_timeout_ms: int, pool_timeout: float
+    ):
         self._connect_kwargs = dict(
             dsn=url,
             connect_timeout=connect_timeout,

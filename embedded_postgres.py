@@ -62,7 +62,9 @@ class EmbeddedPostgres:
         if self._run_as:
             _make_reachable(self.data_dir.parent)
             os.chown(self.data_dir, self._run_as.pw_uid, self._run_as.pw_gid)
-        self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-locale")
+        self._run(
+            "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-locale"
+        )
 
     def _running_port(self) -> int | None:
         """The port of a live server on this data folder (postmaster.pid's fourth line)."""
@@ -83,7 +85,9 @@ class EmbeddedPostgres:
             [str(self.bin / program), *args], capture_output=True, text=True, cwd="/", env=_clean_env(), **user
         )
         if check and result.returncode != 0:
-            raise RuntimeError(f"{program} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
+            raise RuntimeError(
+                f"{program} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
+            )
         return result
 
 
@@ -96,7 +100,9 @@ def _unprivileged_user() -> pwd.struct_passwd:
     try:
         account = pwd.getpwnam(SERVICE_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True
+        )
         account = pwd.getpwnam(SERVICE_USER)
     _make_reachable(binaries())
     return account

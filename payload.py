@@ -13,7 +13,7 @@ from errors import ApiError, invalid_fields
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
-MAX_FORM_FIELDS = 20
+MAX_FIELDS = 20
 LIMIT_RANGE = (1, 100)
 DEFAULT_LIMIT = 20
 ORDERS = ("oldest", "newest")
@@ -44,20 +44,33 @@ def _parse_json(raw: bytes) -> dict:
 
 
 def _parse_form(raw: bytes) -> dict:
+    data = _urlencoded(raw)
+    if data is None:
+        raise ApiError(400, "malformed_form", "The form is not valid UTF-8 urlencoded data.")
+    duplicated = {key: "must be given only once" for key, values in data.items() if len(values) > 1}
+    if duplicated:
+        raise invalid_fields(duplicated)
+    fields = {key: values[0] for key, values in data.items()}
+    if "parent_id" in fields:  # forms carry only strings: "" means no parent, digits an id
+        text = fields["parent_id"]
+        fields["parent_id"] = None if text == "" else (parse_id(text) or text)
+    return fields
+
+
+def _urlencoded(raw: bytes) -> dict[str, list[str]] | None:
+    """Strictly decoded key -> values, or None for bad UTF-8 (raw or %-encoded) or too many fields.
+
+    Werkzeug would replace bad bytes with U+FFFD, quietly changing what the client sent.
+    """
     try:
         pairs = parse_qsl(
-            raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FORM_FIELDS
+            raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FIELDS
         )
-    except ValueError:  # bad UTF-8, raw or percent-encoded, or too many fields
-        raise ApiError(400, "malformed_form", "The form is not valid UTF-8 urlencoded data.") from None
-    data: dict = {}
+    except ValueError:
+        return None
+    data: dict[str, list[str]] = {}
     for key, value in pairs:
-        if key in data:
-            raise invalid_fields({key: "must be given only once"})
-        data[key] = value
-    if "parent_id" in data:  # forms carry only strings: "" means no parent, digits an id
-        text = data["parent_id"]
-        data["parent_id"] = None if text == "" else (parse_id(text) or text)
+        data.setdefault(key, []).append(value)
     return data
 
 
@@ -77,12 +90,16 @@ class ListQuery:
 
 def read_list_query(request: Request) -> ListQuery:
     """GET /comments query parameters, every one checked."""
-    args, errors = request.args, {}
-    for key in args:
+    args = _urlencoded(request.query_string)
+    if args is None:
+        raise ApiError(400, "invalid_query", "The query string is not valid UTF-8 urlencoded data.")
+    errors = {}
+    for key, values in args.items():
         if key not in LIST_PARAMS:
             errors[key] = "is not a known parameter"
-        elif len(args.getlist(key)) > 1:
+        elif len(values) > 1:
             errors[key] = "must be given only once"
+    args = {key: values[0] for key, values in args.items()}
     thread = args.get("thread")
     if thread is not None and (problem := text_problem(thread, FIELD_LIMITS["thread"])):
         errors["thread"] = problem
@@ -125,4 +142,3 @@ def decode_cursor(cursor: str) -> int | None:
         return None
     version, _, last_id = text.partition(":")
     return parse_id(last_id) if version == "v1" else None
-

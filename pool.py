@@ -9,8 +9,8 @@ a single outage into a trickle of errors after recovery.
 
 import threading
 from collections import deque
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 import psycopg2
 
@@ -70,7 +70,5 @@ class ConnectionPool:
 
     @staticmethod
     def _discard(conn) -> None:
-        try:
+        with suppress(psycopg2.Error):
             conn.close()
-        except psycopg2.Error:
-            pass

@@ -1,0 +1,71 @@
+"""Configuration: typed, validated, one clear line for a bad value."""
+
+import subprocess
+import sys
+
+import pytest
+
+from config import ConfigError, from_environment
+from tests.conftest import ROOT
+
+
+def test_defaults():
+    settings = from_environment({"DATABASE_URL": "postgresql://u@h/db"})
+    assert settings.port == 5000
+    assert settings.max_body_bytes == 65536
+    assert settings.log_level == "info"
+    assert settings.cors_origins == ()
+    assert settings.debug is False
+
+
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"PORT": "http"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"MAX_BODY_BYTES": "-5"}, "MAX_BODY_BYTES"),
+        ({"DB_POOL_SIZE": "many"}, "DB_POOL_SIZE"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"CORS_ORIGINS": "example.com"}, "CORS_ORIGINS"),
+        ({"FLASK_DEBUG": "maybe"}, "FLASK_DEBUG"),
+    ],
+)
+def test_bad_values_name_the_variable(env, named):
+    with pytest.raises(ConfigError, match=named):
+        from_environment(env)
+
+
+def test_database_url_is_required_to_serve():
+    with pytest.raises(ConfigError, match="DATABASE_URL is not set"):
+        from_environment({}).require_database_url()
+
+
+def test_database_url_is_never_echoed():
+    with pytest.raises(ConfigError) as raised:
+        from_environment({"DATABASE_URL": "mysql://user:s3cret@host/db"})
+    assert "s3cret" not in str(raised.value)
+
+
+def run_gunicorn_check(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--check-config", "app:app"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_gunicorn_refuses_to_start_with_one_line_naming_the_variable():
+    result = run_gunicorn_check({"PORT": "nope", "DATABASE_URL": "postgresql://u@h/db"})
+    assert result.returncode != 0
+    assert result.stderr.strip() == "configuration error: PORT='nope' is not a whole number"
+
+
+def test_gunicorn_refuses_to_start_without_database_url():
+    result = run_gunicorn_check({})
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("configuration error: DATABASE_URL is not set")

@@ -1,0 +1,63 @@
+"""Connections: reused across requests, created after fork, replaced when broken."""
+
+import psycopg2
+
+from db import CommentDatabase
+
+
+def backend_pid(database: CommentDatabase) -> int:
+    return database._fetch("SELECT pg_backend_pid()", (), one=True)[0]
+
+
+def make_database(url: str, size: int = 2) -> CommentDatabase:
+    return CommentDatabase(url, pool_size=size, connect_timeout=2, statement_timeout_ms=2000, pool_timeout=2)
+
+
+def test_requests_reuse_one_connection(app, client, post):
+    database = app.extensions["comments_db"]
+    post(name="a", comment="b")
+    first = backend_pid(database)
+    for _ in range(20):
+        assert client.get("/comments").status_code == 200
+    assert backend_pid(database) == first
+
+
+def test_pool_is_created_lazily_and_per_process(database_url, monkeypatch):
+    database = make_database(database_url)
+    assert database._pool is None  # nothing opened until first use
+    first = backend_pid(database)
+    monkeypatch.setattr("os.getpid", lambda: -1)  # as if this were a forked child
+    assert backend_pid(database) != first  # the child opens its own connection
+    database.close()
+
+
+def test_a_killed_connection_is_discarded_and_replaced(database_url, clean_database):
+    database = make_database(database_url)
+    victim = backend_pid(database)
+    with psycopg2.connect(database_url) as admin, admin.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", (victim,))
+    admin.close()
+
+    failed = 0
+    for _ in range(3):
+        try:
+            backend_pid(database)
+        except Exception:
+            failed += 1
+    assert failed <= 1  # at most the request that found the dead connection
+    assert backend_pid(database) != victim
+    database.close()
+
+
+def test_statement_timeout_keeps_the_connection(database_url):
+    from db import DatabaseUnavailable
+
+    database = CommentDatabase(database_url, pool_size=1, connect_timeout=2, statement_timeout_ms=100, pool_timeout=2)
+    before = backend_pid(database)
+    try:
+        database._fetch("SELECT pg_sleep(1)", ())
+        raise AssertionError("the statement timeout did not fire")
+    except DatabaseUnavailable:
+        pass
+    assert backend_pid(database) == before
+    database.close()
