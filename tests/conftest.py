@@ -7,7 +7,10 @@ starts a throwaway embedded PostgreSQL in a temporary folder, far from the dev d
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
@@ -33,9 +36,48 @@ def postgres():
 
 @pytest.fixture(scope="session")
 def database_url(request) -> str:
-    url = os.environ.get("TEST_DATABASE_URL") or request.getfixturevalue("postgres").url
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        create_database_if_missing(url)
+    else:
+        url = request.getfixturevalue("postgres").url
     migrate.migrate(url)
     return url
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server and credentials, another database."""
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+def _admin(url: str, *statements: str, database: str = "postgres") -> list:
+    """Run statements on another database of the same server; returns the last one's rows."""
+    conn = psycopg2.connect(with_database(url, database))
+    conn.autocommit = True
+    rows = []
+    with conn.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+            rows = cursor.fetchall() if cursor.description else []
+    conn.close()
+    return rows
+
+
+def create_database_if_missing(url: str) -> None:
+    """TEST_DATABASE_URL may name a database that does not exist yet (as in docker compose)."""
+    name = urlsplit(url).path.lstrip("/")
+    if not _admin(url, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
+        _admin(url, f'CREATE DATABASE "{name}"')
+
+
+@contextmanager
+def scratch_database(url: str, name: str) -> Iterator[str]:
+    """An empty database for one test, dropped afterwards; yields its URL."""
+    _admin(url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(url, name)
+    finally:
+        _admin(url, f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def settings_for(database_url: str, **overrides: str) -> config.Config:

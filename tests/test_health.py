@@ -1,12 +1,11 @@
 """/healthz, /readyz and /openapi.json."""
 
-import psycopg2
 import pytest
 
 import migrate
 from app import create_app
 from openapi import DOCUMENT
-from tests.conftest import settings_for
+from tests.conftest import scratch_database, settings_for
 from tests.contract import assert_matches_openapi
 
 
@@ -35,15 +34,8 @@ def test_readyz_is_503_without_a_database():
 @pytest.fixture
 def unmigrated_url(database_url):
     """A second, empty database on the same server."""
-    admin = psycopg2.connect(database_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("DROP DATABASE IF EXISTS comments_unmigrated")
-        cursor.execute("CREATE DATABASE comments_unmigrated")
-    yield database_url.rsplit("/", 1)[0] + "/comments_unmigrated"
-    with admin.cursor() as cursor:
-        cursor.execute("DROP DATABASE comments_unmigrated WITH (FORCE)")
-    admin.close()
+    with scratch_database(database_url, "comments_unmigrated") as url:
+        yield url
 
 
 def test_readyz_is_503_until_the_schema_is_current(unmigrated_url):

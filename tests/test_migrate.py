@@ -6,19 +6,13 @@ import psycopg2
 import pytest
 
 import migrate
+from tests.conftest import scratch_database
 
 
 @pytest.fixture
 def empty_database(database_url):
-    admin = psycopg2.connect(database_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("DROP DATABASE IF EXISTS comments_migrate_test")
-        cursor.execute("CREATE DATABASE comments_migrate_test")
-    yield database_url.rsplit("/", 1)[0] + "/comments_migrate_test"
-    with admin.cursor() as cursor:
-        cursor.execute("DROP DATABASE comments_migrate_test WITH (FORCE)")
-    admin.close()
+    with scratch_database(database_url, "comments_migrate_test") as url:
+        yield url
 
 
 def applied(url: str) -> list[str]:

@@ -1,0 +1,54 @@
+# The comments API image. Legacy-builder syntax only (no BuildKit features).
+#
+#   docker build -t comments-api .                 # the production image (target "runtime")
+#   docker build --target test -t comments-api:test .   # the same image plus dev tools and tests
+
+# Matches the Pipfile's python_version (3.11), on Debian 12.
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+
+# --- build: resolve Pipfile.lock into a virtualenv; pipenv stays behind in this stage ---
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIPENV_NOSPIN=1 \
+    PATH=/venv/bin:$PATH
+RUN pip install pipenv==2026.10.3 \
+ && python -m venv /venv
+WORKDIR /src
+COPY Pipfile Pipfile.lock ./
+# --system installs into the interpreter on PATH, i.e. /venv; --deploy fails on a stale lock.
+RUN pipenv install --deploy --system
+
+# --- runtime: the image that ships ---
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/venv/bin:$PATH \
+    PORT=5000
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
+COPY --from=build /venv /venv
+WORKDIR /app
+COPY app.py comment.py config.py db.py errors.py logs.py middleware.py migrate.py openapi.py payload.py pool.py \
+     gunicorn.conf.py ./
+COPY migrations/ migrations/
+USER 10001:10001
+EXPOSE 5000
+# Liveness with what the image has (Python, no curl); PORT is read at check time.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request as r; r.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '5000'), timeout=2)"]
+# gunicorn.conf.py binds 0.0.0.0:$PORT from the environment.
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "app:app"]
+
+# --- test: the runtime image plus dev dependencies and the suite (`docker compose run --rm test`) ---
+FROM runtime AS test
+USER 0:0
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIPENV_NOSPIN=1
+COPY Pipfile Pipfile.lock ./
+RUN pip install pipenv==2026.10.3 \
+ && pipenv install --deploy --system --dev \
+ && chown 10001:10001 /app
+COPY pyproject.toml embedded_postgres.py ./
+COPY tests/ tests/
+USER 10001:10001
+CMD ["python", "-m", "pytest"]

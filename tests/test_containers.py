@@ -1,0 +1,197 @@
+"""The real containers: the image that ships and the compose stack, on a real Docker engine.
+
+Needs a running engine (`../shared/offline-docker/setup.sh .` starts one where no image registry
+is reachable). Without one these tests skip with that reason, except under CI=true, where a
+missing engine is a failure: CI must never pass without having run them.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+import requests
+
+from embedded_postgres import free_port
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.docker
+
+
+def engine_running() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    probe = subprocess.run(["docker", "info"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def require_engine():
+    if not engine_running():
+        if os.environ.get("CI"):
+            pytest.fail("CI=true but no Docker engine is running: container tests must run in CI")
+        pytest.skip("no Docker engine running (start one with ../shared/offline-docker/setup.sh .)")
+
+
+class Stack:
+    """One compose project with a unique name and host port, torn down with its volumes."""
+
+    def __init__(self):
+        self.project = f"comments-test-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def compose(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PORT": str(self.port)}
+        command = ["docker", "compose", "-p", self.project, *args]
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def up(self) -> float:
+        """`up -d --wait`: returns the seconds until every service was healthy."""
+        started = time.monotonic()
+        self.compose("up", "-d", "--build", "--wait", "--wait-timeout", "180")
+        return time.monotonic() - started
+
+    def container(self, service: str) -> str:
+        return self.compose("ps", "-a", "-q", service).stdout.strip()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.base}/readyz", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"api never became ready:\n{self.compose('logs', check=False).stdout[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def stack():
+    stack = Stack()
+    try:
+        stack.up_seconds = stack.up()
+        yield stack
+    finally:
+        stack.compose("down", "-v", "--remove-orphans", check=False)
+
+
+@pytest.fixture(scope="module")
+def posted(stack):
+    """One comment posted with JSON and one with curl -d, through the published port."""
+    by_json = requests.post(f"{stack.base}/comments", json={"name": "Ann", "comment": "from json", "thread": "docker"})
+    assert by_json.status_code == 201, by_json.text
+    by_curl = subprocess.run(
+        ["curl", "-sS", "-d", "name=Bob", "-d", "comment=from curl", "-d", "thread=docker", f"{stack.base}/comments"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [by_json.json(), json.loads(by_curl.stdout)]
+
+
+def read_thread(stack) -> list[dict]:
+    response = requests.get(f"{stack.base}/comments", params={"thread": "docker"}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()["comments"]
+
+
+def test_stack_comes_up_healthy_and_answers(stack, posted):
+    assert [c["comment"] for c in read_thread(stack)] == ["from json", "from curl"]
+    assert requests.get(f"{stack.base}/readyz").status_code == 200
+
+
+def test_api_healthcheck_reports_healthy(stack):
+    status = subprocess.run(
+        ["docker", "inspect", "--format", "{{.State.Health.Status}}", stack.container("api")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert status == "healthy"
+
+
+def test_api_runs_as_a_non_root_user(stack):
+    uid = stack.compose("exec", "-T", "api", "id", "-u").stdout.strip()
+    assert uid == "10001"
+
+
+def test_request_logs_reach_compose_logs(stack, posted):
+    requests.get(f"{stack.base}/comments/{posted[0]['id']}", headers={"X-Request-ID": "compose-log-check"})
+    time.sleep(0.5)
+    logs = stack.compose("logs", "api").stdout
+    lines = [json.loads(line.split("|", 1)[1]) for line in logs.splitlines() if "compose-log-check" in line]
+    assert lines and lines[0]["path"] == f"/comments/{posted[0]['id']}" and lines[0]["status"] == 200
+
+
+def test_comments_survive_restarting_api_and_db(stack, posted):
+    stack.compose("restart", "db")
+    stack.compose("restart", "api")
+    stack.wait_ready()
+    assert [c["id"] for c in read_thread(stack)] == [c["id"] for c in posted]
+
+
+def test_stopping_the_api_is_graceful_and_quick(stack):
+    started = time.monotonic()
+    stack.compose("stop", "api")
+    seconds = time.monotonic() - started
+    assert seconds < 10, f"stop took {seconds:.1f}s: gunicorn did not exit on SIGTERM"
+    exit_code = subprocess.run(
+        ["docker", "inspect", "--format", "{{.State.ExitCode}}", stack.container("api")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert exit_code == "0", "gunicorn did not exit cleanly on SIGTERM"
+    stack.compose("start", "api")
+    stack.wait_ready()
+
+
+def test_comments_survive_down_and_up_without_volumes(stack, posted):
+    stack.compose("down")
+    stack.up()
+    stack.wait_ready()
+    assert [c["id"] for c in read_thread(stack)] == [c["id"] for c in posted]
+
+
+def test_migrations_ran_once_as_a_one_off_step(stack):
+    state = stack.compose("ps", "-a", "--format", "json", "migrate").stdout
+    migrate = [json.loads(line) for line in state.splitlines() if line.strip()]
+    assert migrate and migrate[0]["State"] == "exited" and migrate[0]["ExitCode"] == 0
+
+
+def test_env_file_never_reaches_the_image():
+    """Build the project with a .env beside it; the image must not contain it."""
+    with tempfile.TemporaryDirectory() as context:
+        listing = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+        tracked = subprocess.run(listing, cwd=ROOT, capture_output=True, check=True).stdout
+        for name in filter(None, tracked.decode().split("\0")):
+            target = os.path.join(context, name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.exists(ROOT / name):
+                shutil.copy2(ROOT / name, target)
+        with open(os.path.join(context, ".env"), "w") as env_file:
+            env_file.write("SECRET_MARKER=do-not-ship\n")
+        tag = f"comments-api:envcheck-{uuid.uuid4().hex[:8]}"
+        build = subprocess.run(
+            ["docker", "build", "-q", "-t", tag, context], capture_output=True, text=True, timeout=900
+        )
+        assert build.returncode == 0, build.stderr
+    try:
+        found = subprocess.run(
+            ["docker", "run", "--rm", tag, "sh", "-c", "ls -a /app; grep -rl do-not-ship /app /venv || true"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert ".env" not in found.split() and "do-not-ship" not in found
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
