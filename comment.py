@@ -9,6 +9,9 @@ MAX_BIGINT = 2**63 - 1
 DEFAULT_THREAD = "default"
 FIELD_LIMITS = {"thread": 200, "name": 100, "comment": 10_000}
 ALLOWED_FIELDS = frozenset(("thread", "parent_id", "name", "comment"))
+# What trimming removes: whitespace, but not the C0/C1 controls that Python's str.strip() also
+# counts as whitespace (U+001C-U+001F, U+0085), which must be rejected, not silently dropped.
+TRIMMED = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\x1c\x1d\x1e\x1f\x85")
 
 
 class ValidationError(ValueError):
@@ -82,7 +85,7 @@ def _text_field(data: Mapping[str, Any], field: str, errors: dict, *, trim: bool
         errors[field] = "is required" if value is None else "must be a string"
         return None
     if trim:
-        value = value.strip()
+        value = value.strip(TRIMMED)
     problem = text_problem(value, FIELD_LIMITS[field], controls)
     if problem:
         errors[field] = problem

@@ -30,7 +30,7 @@ def main() -> int:
 
         embedded = EmbeddedPostgres(DEV_DATA)
         env["DATABASE_URL"] = embedded.start()
-        log.info("embedded PostgreSQL running", extra={"data_dir": str(DEV_DATA), "database_url": env["DATABASE_URL"]})
+        log.info("embedded PostgreSQL running", extra={"data_dir": str(DEV_DATA), "port": embedded.port})
     try:
         migrate.migrate(env["DATABASE_URL"], settings.db_connect_timeout)
         log.info("serving", extra={"url": f"http://localhost:{settings.port}"})

@@ -4,9 +4,13 @@ import json
 import logging
 import sys
 import time
+from contextvars import ContextVar
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+# The id of the request being handled in this thread, added to every line logged meanwhile.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -17,6 +21,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        current_request = request_id.get()
+        if current_request:
+            entry["request_id"] = current_request
         entry.update((key, value) for key, value in record.__dict__.items() if key not in _STANDARD)
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)

@@ -7,6 +7,8 @@ import uuid
 
 from flask import Flask, Response, g, request
 
+import logs
+
 log = logging.getLogger("comments.access")
 
 # An incoming X-Request-ID is kept only when it is short and cannot smuggle anything into logs.
@@ -24,6 +26,7 @@ def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
         g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_id_token = logs.request_id.set(g.request_id)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             return Response(status=204)  # a CORS preflight; the headers are added below
         return None
@@ -38,6 +41,11 @@ def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
             _add_cors(response, origin, allow_any)
         _log_request(response)
         return response
+
+    @app.teardown_request
+    def forget_request_id(error):
+        if "request_id_token" in g:
+            logs.request_id.reset(g.request_id_token)
 
 
 def _add_cors(response: Response, origin: str, allow_any: bool) -> None:
@@ -59,7 +67,6 @@ def _log_request(response: Response) -> None:
         level,
         "request",
         extra={
-            "request_id": g.get("request_id"),
             "method": request.method,
             "path": request.path,
             "status": response.status_code,

@@ -13,6 +13,12 @@ def _text(limit: int, description: str) -> dict:
     return {"type": "string", "minLength": 1, "maxLength": limit, "description": description}
 
 
+def _trimmed_text(limit: int, description: str) -> dict:
+    # The limit applies after trimming surrounding whitespace, which JSON Schema cannot state:
+    # a 101-character name with a leading space is valid, so no maxLength here.
+    return {"type": "string", "minLength": 1, "description": f"{description} At most {limit} characters once trimmed."}
+
+
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -35,8 +41,8 @@ _NEW_COMMENT = {
     "properties": {
         "thread": {**_text(FIELD_LIMITS["thread"], "What is being discussed."), "default": "default"},
         "parent_id": {"oneOf": [ID, {"type": "null"}], "description": "The comment replied to, in the same thread."},
-        "name": _text(FIELD_LIMITS["name"], "Author's name; surrounding whitespace is trimmed."),
-        "comment": _text(FIELD_LIMITS["comment"], "The text; newlines and tabs are allowed."),
+        "name": _trimmed_text(FIELD_LIMITS["name"], "Author's name; surrounding whitespace is trimmed."),
+        "comment": _trimmed_text(FIELD_LIMITS["comment"], "The text; newlines and tabs are allowed."),
     },
 }
 
@@ -88,7 +94,12 @@ _PARAMETERS = [
         "schema": {"type": "integer", "minimum": LIMIT_RANGE[0], "maximum": LIMIT_RANGE[1], "default": DEFAULT_LIMIT},
     },
     {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["oldest", "newest"], "default": "oldest"}},
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "`next_cursor` of the last page."},
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": 40},
+        "description": "`next_cursor` of the last page, as given.",
+    },
 ]
 
 DOCUMENT = {

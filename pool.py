@@ -7,6 +7,7 @@ restarts every idle connection is dead, and finding that out one request at a ti
 a single outage into a trickle of errors after recovery.
 """
 
+import select
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -56,8 +57,9 @@ class ConnectionPool:
         with self._lock:
             while self._idle:
                 conn = self._idle.pop()  # most recently used: warm and least likely to have timed out
-                if not conn.closed:
+                if not conn.closed and not _has_unread_input(conn):
                     return conn
+                self._discard(conn)
         return None
 
     def _give_back(self, conn) -> None:
@@ -70,5 +72,14 @@ class ConnectionPool:
 
     @staticmethod
     def _discard(conn) -> None:
+        """Close a connection that must not be used again."""
         with suppress(psycopg2.Error):
             conn.close()
+
+
+def _has_unread_input(conn) -> bool:
+    """An idle connection's socket has nothing to read unless the server hung up or is shutting
+    down (EOF or a termination message), so a readable socket means a dead connection. Checking
+    costs one non-blocking select() and spares a request the error of finding out by using it."""
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)

@@ -5,6 +5,7 @@ import shlex
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import tomllib
 
@@ -78,3 +79,58 @@ class Service:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class Posters:
+    """Threads that POST comments continuously until stopped, recording what each got back.
+
+    Bounded: they stop after `seconds` even if nobody calls stop().
+    """
+
+    def __init__(self, service: Service, threads: int = 8, seconds: float = 30, thread_name: str = "load"):
+        self.service, self.thread_name = service, thread_name
+        self.deadline = time.monotonic() + seconds
+        self.stopping = threading.Event()
+        self.acknowledged: list[int] = []
+        self.statuses: list[int] = []
+        self.failures: list[str] = []  # connection errors: nothing was acknowledged
+        self.slow: list[float] = []  # seconds taken by answers slower than 5 s
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(threads)]
+
+    def __enter__(self) -> "Posters":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self._threads:
+            thread.join(15)
+
+    def _run(self, worker: int) -> None:
+        session, n = requests.Session(), 0
+        while not self.stopping.is_set() and time.monotonic() < self.deadline:
+            n += 1
+            body = {"name": f"w{worker}", "comment": f"{worker}-{n}", "thread": self.thread_name}
+            started = time.monotonic()
+            try:
+                response = session.post(self.service.url("/comments"), json=body, timeout=10)
+            except requests.RequestException as error:
+                with self._lock:
+                    self.failures.append(type(error).__name__)
+                time.sleep(0.01)
+                continue
+            took = time.monotonic() - started
+            with self._lock:
+                self.statuses.append(response.status_code)
+                if took > 5:
+                    self.slow.append(took)
+                if response.status_code == 201:
+                    self.acknowledged.append(response.json()["id"])
+
+    def count(self, status: int) -> int:
+        return self.statuses.count(status)
