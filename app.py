@@ -18,6 +18,7 @@ import openapi
 import payload
 from comment import MAX_BIGINT, ValidationError, validate_new_comment
 from db import CommentDatabase
+from json_provider import OrjsonProvider
 
 log = logging.getLogger("comments.app")
 
@@ -26,9 +27,7 @@ def create_app(settings: config.Config | None = None) -> Flask:
     settings = settings or config.load_or_exit()
     app = Flask(__name__, static_folder=None)  # an API: no static files
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, DEBUG=settings.debug)
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
-    app.json.mimetype = "application/json; charset=utf-8"
+    app.json = OrjsonProvider(app)
     app.extensions["comments_db"] = CommentDatabase(
         settings.require_database_url(),
         pool_size=settings.db_pool_size,
@@ -55,7 +54,7 @@ def register_routes(app: Flask) -> None:
         except ValidationError as error:
             raise errors.invalid_fields(error.fields) from None
         comment = database().add(new)
-        return jsonify(comment.to_json()), 201, {"Location": f"/comments/{comment.id}"}
+        return jsonify(comment), 201, {"Location": f"/comments/{comment.id}"}
 
     @app.get("/comments")
     def list_comments():
@@ -65,7 +64,7 @@ def register_routes(app: Flask) -> None:
         )
         comments, more = rows[: query.limit], len(rows) > query.limit
         next_cursor = payload.encode_cursor(comments[-1].id) if more else None
-        response = jsonify(comments=[c.to_json() for c in comments], next_cursor=next_cursor)
+        response = jsonify(comments=comments, next_cursor=next_cursor)
         if next_cursor:
             response.headers["Link"] = f'</comments?{urlencode(query.link_params(next_cursor))}>; rel="next"'
         return response
@@ -75,7 +74,7 @@ def register_routes(app: Flask) -> None:
         comment = database().get(comment_id) if comment_id <= MAX_BIGINT else None
         if comment is None:
             raise errors.ApiError(404, "comment_not_found", f"There is no comment {comment_id}.")
-        return jsonify(comment.to_json())
+        return jsonify(comment)
 
     @app.get("/healthz")
     def healthz():

@@ -3,11 +3,14 @@
 Each call is one autocommit statement, so every request is one short transaction that has
 committed by the time the call returns. Connections come from a per-process pool that is
 created on first use, i.e. after gunicorn has forked the worker.
+
+Every statement is prepared once per connection, when the connection opens, so PostgreSQL
+parses and plans each query once per connection instead of once per request.
 """
 
 import os
 import threading
-from contextlib import contextmanager
+from itertools import product
 
 import psycopg2
 import psycopg2.errors
@@ -19,12 +22,46 @@ from pool import ConnectionPool, PoolTimeout
 _COLUMNS = (
     "id, thread, parent_id, name, comment, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 )
-_INSERT = f"INSERT INTO comments (thread, parent_id, name, comment) VALUES (%s, %s, %s, %s) RETURNING {_COLUMNS}"
-_SELECT_ONE = f"SELECT {_COLUMNS} FROM comments WHERE id = %s"
+
+
+def _page_sql(by_thread: bool, after: bool, newest_first: bool) -> str:
+    """One keyset-paging query: walks the (thread, id) or primary-key index in id order."""
+    conditions, n = [], 0
+    if by_thread:
+        n += 1
+        conditions.append(f"thread = ${n}")
+    if after:
+        n += 1
+        conditions.append(f"id {'<' if newest_first else '>'} ${n}")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    direction = "DESC" if newest_first else "ASC"
+    return f"SELECT {_COLUMNS} FROM comments{where} ORDER BY id {direction} LIMIT ${n + 1}"
+
+
+def _page_name(by_thread: bool, after: bool, newest_first: bool) -> str:
+    return (
+        f"page_{'thread' if by_thread else 'all'}_{'after' if after else 'first'}_{'desc' if newest_first else 'asc'}"
+    )
+
+
+STATEMENTS = {
+    "insert_comment": (
+        f"INSERT INTO comments (thread, parent_id, name, comment) VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}"
+    ),
+    "select_comment": f"SELECT {_COLUMNS} FROM comments WHERE id = $1",
+    "applied_migrations": "SELECT version FROM schema_migrations",
+    **{_page_name(*variant): _page_sql(*variant) for variant in product((False, True), repeat=3)},
+}
+# Run on every new connection: prepare all statements (schema_migrations may not exist yet).
+_PREPARE = ";".join(f"PREPARE {name} AS {sql}" for name, sql in STATEMENTS.items() if name != "applied_migrations")
 
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached or did not answer in time."""
+
+
+class SchemaNotReady(DatabaseUnavailable):
+    """The tables the statements need are missing: migrations have not run."""
 
 
 class ParentNotFound(Exception):
@@ -55,32 +92,26 @@ class CommentDatabase:
 
     def add(self, new: NewComment) -> Comment:
         try:
-            row = self._fetch(_INSERT, (new.thread, new.parent_id, new.name, new.comment), one=True)
+            row = self._execute("insert_comment", (new.thread, new.parent_id, new.name, new.comment), one=True)
         except psycopg2.errors.ForeignKeyViolation:
             raise ParentNotFound(new.parent_id) from None
         return Comment(*row)
 
     def get(self, comment_id: int) -> Comment | None:
-        row = self._fetch(_SELECT_ONE, (comment_id,), one=True)
+        row = self._execute("select_comment", (comment_id,), one=True)
         return Comment(*row) if row else None
 
     def page(self, *, thread: str | None, after_id: int | None, limit: int, newest_first: bool) -> list[Comment]:
         """Up to `limit` comments in id order, strictly after `after_id` (keyset paging)."""
-        conditions, params = [], {"thread": thread, "after": after_id, "limit": limit}
-        if thread is not None:
-            conditions.append("thread = %(thread)s")
-        if after_id is not None:
-            conditions.append("id < %(after)s" if newest_first else "id > %(after)s")
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        direction = "DESC" if newest_first else "ASC"
-        sql = f"SELECT {_COLUMNS} FROM comments{where} ORDER BY id {direction} LIMIT %(limit)s"
-        return [Comment(*row) for row in self._fetch(sql, params)]
+        name = _page_name(thread is not None, after_id is not None, newest_first)
+        params = (*(value for value in (thread, after_id) if value is not None), limit)
+        return [Comment(*row) for row in self._execute(name, params)]
 
     def applied_migrations(self) -> set[str]:
         """Versions recorded by the migration runner (empty if it never ran)."""
         try:
-            rows = self._fetch("SELECT version FROM schema_migrations", ())
-        except psycopg2.errors.UndefinedTable:
+            rows = self._run(STATEMENTS["applied_migrations"], ())
+        except (psycopg2.errors.UndefinedTable, SchemaNotReady):
             return set()
         return {version for (version,) in rows}
 
@@ -88,22 +119,32 @@ class CommentDatabase:
         if self._pool is not None:
             self._pool.clear()
 
-    def _fetch(self, sql: str, params, *, one: bool = False):
-        with self._connection() as conn, conn.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone() if one else cursor.fetchall()
+    def _execute(self, name: str, params: tuple, *, one: bool = False):
+        placeholders = ", ".join(["%s"] * len(params))
+        return self._run(f"EXECUTE {name} ({placeholders})", params, one=one)
 
-    @contextmanager
-    def _connection(self):
+    def _run(self, sql: str, params: tuple, *, one: bool = False):
+        pool = self._get_pool()
         try:
-            with self._get_pool().connection() as conn:
-                yield conn
+            conn = pool.acquire()
+            try:
+                with conn.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    return cursor.fetchone() if one else cursor.fetchall()
+            finally:
+                pool.release(conn)
         except (psycopg2.OperationalError, psycopg2.InterfaceError, PoolTimeout) as error:
             raise DatabaseUnavailable(str(error).strip()) from error
 
     def _connect(self):
         conn = psycopg2.connect(**self._connect_kwargs)
         conn.autocommit = True
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(_PREPARE)
+        except psycopg2.ProgrammingError as error:  # a missing table or column
+            conn.close()
+            raise SchemaNotReady("the schema is not migrated: run migrate") from error
         return conn
 
     def _get_pool(self) -> ConnectionPool:

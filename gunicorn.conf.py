@@ -4,8 +4,22 @@
 A bad setting stops the master before any worker starts, with one line naming the variable.
 """
 
+from gunicorn.glogging import Logger
+
 from config import load_or_exit
 from logs import handler_config
+
+
+class _AppLogsRequests(Logger):
+    """gunicorn's logger without its access log: the app logs each request once, with its id.
+    (With logconfig_dict set, gunicorn would otherwise build access-log fields for every request
+    only to drop them.)"""
+
+    access_log_enabled = False
+
+    def access(self, resp, req, environ, request_time):
+        pass
+
 
 settings = load_or_exit()
 
@@ -28,6 +42,7 @@ control_socket_disable = True
 # separate access log (the app logs each request once, with its request id).
 accesslog = None
 errorlog = "-"
+logger_class = _AppLogsRequests
 logconfig_dict = handler_config(settings.log_level)
 # Documented limits for what reaches the app: request line and header sizes.
 limit_request_line = 4094

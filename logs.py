@@ -1,10 +1,11 @@
 """Logs as one event stream: every record is a single JSON line on stdout."""
 
-import json
 import logging
 import sys
 import time
 from contextvars import ContextVar
+
+import orjson
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -27,7 +28,7 @@ class JsonFormatter(logging.Formatter):
         entry.update((key, value) for key, value in record.__dict__.items() if key not in _STANDARD)
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return orjson.dumps(entry, default=str).decode()
 
 
 def _timestamp(created: float) -> str:

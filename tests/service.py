@@ -1,5 +1,6 @@
 """A real gunicorn running the service, started exactly as `pipenv run serve` starts it."""
 
+import json
 import os
 import shlex
 import signal
@@ -8,20 +9,26 @@ import tempfile
 import threading
 import time
 import tomllib
+from pathlib import Path
 
 import requests
 
 from embedded_postgres import free_port
-from tests.conftest import ROOT
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def serve_command() -> list[str]:
+def serve_command(app_target: str = "app:app") -> list[str]:
+    """The Pipfile's `serve` script, optionally serving another WSGI app under the same config."""
     with open(ROOT / "Pipfile", "rb") as pipfile:
-        return shlex.split(tomllib.load(pipfile)["scripts"]["serve"])
+        command = shlex.split(tomllib.load(pipfile)["scripts"]["serve"])
+    assert command[-1] == "app:app", command
+    return [*command[:-1], app_target]
 
 
 class Service:
-    def __init__(self, database_url: str, **env: str):
+    def __init__(self, database_url: str, app_target: str = "app:app", **env: str):
+        self.app_target = app_target
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -38,7 +45,12 @@ class Service:
     def start(self, wait_for: str = "/healthz", timeout: float = 20) -> "Service":
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                serve_command(), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                serve_command(self.app_target),
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -63,6 +75,19 @@ class Service:
     def logs(self) -> str:
         with open(self.log_path, encoding="utf-8", errors="replace") as log:
             return log.read()
+
+    def log_entries(self) -> list[dict]:
+        """The JSON log lines; any other line (a stray traceback, say) fails the caller's test."""
+        entries = []
+        for line in self.logs().splitlines():
+            assert line.startswith("{"), f"not a JSON log line: {line!r}"
+            entries.append(json.loads(line))
+        return entries
+
+    def assert_clean_logs(self) -> None:
+        """Every line is JSON, no request hit a bug (500), and no traceback was logged."""
+        entries = self.log_entries()
+        assert not [e for e in entries if e.get("status") == 500 or "traceback" in e], entries[-5:]
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -42,8 +42,9 @@ def test_request_through_gunicorn_has_request_id_and_json_errors(clean_database)
         too_big = requests.post(
             service.url("/comments"), data=b"x" * 5_000_000, headers={"Content-Type": "application/json"}
         )
-        logs = service.logs()
+        entries = service.log_entries()
+        service.assert_clean_logs()
     assert response.status_code == 404 and response.headers["X-Request-ID"] == "abc-123"
     assert too_big.status_code == 413 and too_big.json()["code"] == "body_too_large"
-    assert '"request_id": "abc-123"' in logs
-    assert "Traceback" not in logs
+    (line,) = [e for e in entries if e.get("request_id") == "abc-123"]
+    assert line["path"] == "/comments/1" and line["status"] == 404

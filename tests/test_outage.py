@@ -76,10 +76,8 @@ def test_outage_answers_503_fast_and_recovers_by_itself(own_postgres):
         # Every worker recovers, not just the one that answered first.
         answers = [requests.get(service.url("/comments")).status_code for _ in range(20)]
         assert answers == [200] * 20
-        logs = service.logs()
+        service.assert_clean_logs()
     print(f"\noutage: 503 within {seconds:.3f}s; recovered {recovery:.3f}s after PostgreSQL was back")
-    assert "Traceback" not in logs
-    assert '"status": 500' not in logs
 
 
 def test_outage_while_clients_post_loses_nothing_acknowledged(own_postgres):
@@ -93,7 +91,7 @@ def test_outage_while_clients_post_loses_nothing_acknowledged(own_postgres):
             time.sleep(0.1)
         load.stop()
         during_recovery = time.monotonic() - back
-        logs = service.logs()
+        service.assert_clean_logs()
 
     statuses = set(load.statuses)
     print(f"\nposting through an outage: {load.count(201)} acknowledged, {load.count(503)} answered 503")
@@ -103,7 +101,6 @@ def test_outage_while_clients_post_loses_nothing_acknowledged(own_postgres):
     assert not load.failures, load.failures
     assert set(load.acknowledged) <= stored_ids(own_postgres.url, "load")
     assert during_recovery < 10
-    assert "Traceback" not in logs
 
 
 def test_service_starts_before_the_database_and_becomes_ready(own_postgres):

@@ -6,7 +6,7 @@ from db import CommentDatabase
 
 
 def backend_pid(database: CommentDatabase) -> int:
-    return database._fetch("SELECT pg_backend_pid()", (), one=True)[0]
+    return database._run("SELECT pg_backend_pid()", (), one=True)[0]
 
 
 def make_database(url: str, size: int = 2) -> CommentDatabase:
@@ -55,7 +55,7 @@ def test_statement_timeout_keeps_the_connection(database_url):
     database = CommentDatabase(database_url, pool_size=1, connect_timeout=2, statement_timeout_ms=100, pool_timeout=2)
     before = backend_pid(database)
     try:
-        database._fetch("SELECT pg_sleep(1)", ())
+        database._run("SELECT pg_sleep(1)", ())
         raise AssertionError("the statement timeout did not fire")
     except DatabaseUnavailable:
         pass

@@ -1,0 +1,308 @@
+"""`pipenv run bench`: how fast the comments API is, against the most it could be on this machine.
+
+Starts its own PostgreSQL (embedded, or the server DATABASE_URL names: it creates two databases
+there), seeds them, starts the service exactly as `pipenv run serve` does, and drives it with wrk
+on localhost. Targets are interleaved round by round, so drift of the machine hits all alike:
+
+  ceiling      a database-free Flask page of 20 comments, under the same gunicorn.conf.py
+  page 1k      GET /comments?thread=bench&limit=20   (table of ~1,000 rows)
+  one 1k       GET /comments/{id}
+  post 1k      POST /comments                          (durable: synchronous_commit on)
+  page 1M      the same GET with 1,000,000 more rows in another thread
+  all 1M       GET /comments?limit=20 across all threads at that size
+
+Prints a table and writes it into README.md between the bench markers.
+`pipenv run bench --sweep` compares gunicorn configurations instead.
+"""
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import migrate  # noqa: E402
+from embedded_postgres import EmbeddedPostgres  # noqa: E402
+from tests.service import Service  # noqa: E402
+
+CONNECTIONS = 16
+SEED_ROWS = 1_000
+BULK_ROWS = 1_000_000
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+POST_SCRIPT = ROOT / "bench" / "post.lua"
+SWEEP = [  # (WEB_CONCURRENCY, GUNICORN_THREADS)
+    (2, 1),
+    (3, 1),
+    (4, 1),
+    (6, 1),
+    (2, 2),
+    (2, 4),
+    (3, 4),
+    (4, 4),
+    (2, 8),
+]
+
+
+@dataclass
+class Result:
+    rps: list[float] = field(default_factory=list)
+    p50: list[float] = field(default_factory=list)
+    p99: list[float] = field(default_factory=list)
+    errors: int = 0
+    peak_rss_mb: float = 0.0
+
+    def add(self, run: dict) -> None:
+        self.rps.append(run["rps"])
+        self.p50.append(run["p50"])
+        self.p99.append(run["p99"])
+        self.errors += run["errors"]
+
+    @property
+    def median_rps(self) -> float:
+        return statistics.median(self.rps)
+
+
+def wrk(url: str, seconds: float, script: Path | None = None) -> dict:
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency", url]
+    if script:
+        command[1:1] = ["-s", str(script)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1)),
+        "p99": _ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1)),
+        "errors": errors + (int(non_2xx.group(1)) if non_2xx else 0),
+    }
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def peak_rss_mb(service: Service) -> float:
+    """The largest peak resident set (VmHWM) among the service's worker processes."""
+    children = Path(f"/proc/{service.process.pid}/task/{service.process.pid}/children").read_text().split()
+    peaks = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        peaks.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
+    return max(peaks, default=0.0)
+
+
+class Databases:
+    """Two databases on one server: 'small' (~1k rows) and 'big' (the same plus 1M in another thread)."""
+
+    def __init__(self):
+        self.folder = None
+        self.server = None
+        base = os.environ.get("DATABASE_URL")
+        if not base:
+            self.folder = Path(tempfile.mkdtemp(prefix="comments-bench-"))
+            self.server = EmbeddedPostgres(self.folder / "data")
+            base = self.server.start()
+        self.base = base
+
+    def url(self, name: str) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.base)._replace(path=f"/{name}").geturl()
+
+    def prepare(self, bulk_rows: int) -> tuple[str, str, int]:
+        admin = psycopg2.connect(self.base)
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            for name in ("comments_bench_small", "comments_bench_big"):
+                cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                cursor.execute(f"CREATE DATABASE {name}")
+        admin.close()
+        small, big = self.url("comments_bench_small"), self.url("comments_bench_big")
+        for url, rows in ((small, 0), (big, bulk_rows)):
+            migrate.migrate(url)
+            _seed(url, rows)
+        return small, big, SEED_ROWS // 2
+
+    def server_version(self) -> str:
+        with psycopg2.connect(self.base) as conn, conn.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            version = cursor.fetchone()[0]
+        conn.close()
+        return version
+
+    def close(self) -> None:
+        if self.server:
+            self.server.stop()
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _seed(url: str, bulk_rows: int) -> None:
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO comments (thread, name, comment) "
+            "SELECT 'bench', 'Reader ' || n, "
+            "       'Benchmark comment number ' || n || ', about as long as a short real one.' "
+            "FROM generate_series(1, %s) AS n",
+            (SEED_ROWS,),
+        )
+        if bulk_rows:
+            cursor.execute(
+                "INSERT INTO comments (thread, name, comment) "
+                "SELECT 'bulk', 'Bulk ' || n, 'Bulk comment ' || n FROM generate_series(1, %s) AS n",
+                (bulk_rows,),
+            )
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE comments")
+    conn.close()
+
+
+def targets(ceiling: Service, small: Service, big: Service, one_id: int) -> dict:
+    return {
+        "ceiling": (ceiling, "/comments", None),
+        "page 1k": (small, "/comments?thread=bench&limit=20", None),
+        "one 1k": (small, f"/comments/{one_id}", None),
+        "post 1k": (small, "/comments", POST_SCRIPT),
+        "page 1M": (big, "/comments?thread=bench&limit=20", None),
+        "all 1M": (big, "/comments?limit=20", None),
+    }
+
+
+def measure(plan: dict, rounds: int, seconds: float) -> dict[str, Result]:
+    for service, path, script in plan.values():  # warm up: imports, pools, caches
+        wrk(service.url(path), 1, script)
+    results = {name: Result() for name in plan}
+    for round_number in range(rounds):
+        for name, (service, path, script) in plan.items():
+            results[name].add(wrk(service.url(path), seconds, script))
+        print(f"  round {round_number + 1}/{rounds}: " + ", ".join(f"{n} {r.rps[-1]:.0f}" for n, r in results.items()))
+    for name, (service, _, _) in plan.items():
+        results[name].peak_rss_mb = peak_rss_mb(service)
+    return results
+
+
+def table(results: dict[str, Result], machine: str) -> str:
+    ceiling = results["ceiling"].median_rps
+    lines = [
+        "| target | req/s | p50 ms | p99 ms | errors | peak RSS/worker MB | vs ceiling |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {r.median_rps:.0f} | {statistics.median(r.p50):.2f} | {statistics.median(r.p99):.2f} "
+            f"| {r.errors} | {r.peak_rss_mb:.1f} | {r.median_rps / ceiling:.2f} |"
+        )
+    page, post = results["page 1k"].median_rps, results["post 1k"].median_rps
+    lines += [
+        "",
+        f"GET page / ceiling = **{page / ceiling:.2f}** (target 0.60), "
+        f"POST / ceiling = **{post / ceiling:.2f}** (target 0.50), "
+        f"page at 1M / page at 1k = **{results['page 1M'].median_rps / page:.2f}** (target 0.85).",
+        "",
+        machine,
+    ]
+    return "\n".join(lines)
+
+
+def machine_description(database_version: str, seconds: float, rounds: int) -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    workers = os.environ.get("WEB_CONCURRENCY", "default")
+    threads = os.environ.get("GUNICORN_THREADS", "default")
+    return (
+        f"Machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"PostgreSQL {database_version}, wrk -t2 -c{CONNECTIONS}, {rounds} rounds of {seconds:g} s per target "
+        f"(medians), WEB_CONCURRENCY={workers}, GUNICORN_THREADS={threads}; "
+        "wrk, PostgreSQL and gunicorn share the cores."
+    )
+
+
+def write_readme(text: str) -> None:
+    readme = ROOT / "README.md"
+    content = readme.read_text()
+    start, end = content.index(README_START) + len(README_START), content.index(README_END)
+    readme.write_text(content[:start] + "\n" + text + "\n" + content[end:])
+
+
+def run_benchmark(args) -> None:
+    databases = Databases()
+    services = []
+    try:
+        print(f"seeding ({SEED_ROWS} rows, plus {args.rows} in another thread for the 1M database)...")
+        small_url, big_url, one_id = databases.prepare(args.rows)
+        ceiling = Service("postgresql://unused@127.0.0.1:1/unused", "bench.ceiling:app").start("/comments")
+        small, big = Service(small_url).start(), Service(big_url).start()
+        services += [ceiling, small, big]
+        results = measure(targets(ceiling, small, big, one_id), args.rounds, args.seconds)
+        report = table(results, machine_description(databases.server_version(), args.seconds, args.rounds))
+    finally:
+        for service in services:
+            service.stop()
+        databases.close()
+    print()
+    print(report)
+    if not args.no_readme:
+        write_readme(report)
+        print("\nREADME.md updated.")
+
+
+def run_sweep(args) -> None:
+    """Ceiling, page and POST under each gunicorn configuration, to choose the defaults."""
+    databases = Databases()
+    try:
+        small_url, _, _ = databases.prepare(0)
+        print("| WEB_CONCURRENCY | GUNICORN_THREADS | ceiling req/s | page req/s | post req/s | page p99 ms |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+        for workers, threads in SWEEP:
+            env = {"WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads)}
+            ceiling = Service("postgresql://unused@127.0.0.1:1/unused", "bench.ceiling:app", **env).start("/comments")
+            small = Service(small_url, **env).start()
+            try:
+                plan = targets(ceiling, small, small, 1)
+                plan = {name: plan[name] for name in ("ceiling", "page 1k", "post 1k")}
+                r = measure(plan, args.rounds, args.seconds)
+            finally:
+                ceiling.stop()
+                small.stop()
+            print(
+                f"| {workers} | {threads} | {r['ceiling'].median_rps:.0f} | {r['page 1k'].median_rps:.0f} "
+                f"| {r['post 1k'].median_rps:.0f} | {statistics.median(r['page 1k'].p99):.2f} |",
+                flush=True,
+            )
+    finally:
+        databases.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5, help="length of each wrk run (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over all targets (default 3)")
+    parser.add_argument("--rows", type=int, default=BULK_ROWS, help="rows added for the 1M targets")
+    parser.add_argument("--no-readme", action="store_true", help="print the table only")
+    parser.add_argument("--sweep", action="store_true", help="compare gunicorn configurations instead")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: `apt-get install wrk` (Debian/Ubuntu) or `brew install wrk` (macOS).")
+    (run_sweep if args.sweep else run_benchmark)(args)
+
+
+if __name__ == "__main__":
+    main()
