@@ -92,8 +92,10 @@ def from_environment(env: Mapping[str, str]) -> Config:
         database_url=_database_url(env),
         bind_host=env.get("BIND_HOST", "").strip() or "0.0.0.0",
         port=_integer(env, "PORT", 5000, 1, 65535),
-        web_concurrency=_integer(env, "WEB_CONCURRENCY", cores * 2, 1, 64),
-        threads=_integer(env, "GUNICORN_THREADS", 1, 1, 64),
+        # gthread workers, one per core with two threads each: the fastest shape measured on a
+        # 2-core machine (`pipenv run bench --sweep`), with keep-alive and slow-client tolerance.
+        web_concurrency=_integer(env, "WEB_CONCURRENCY", cores, 1, 64),
+        threads=_integer(env, "GUNICORN_THREADS", 2, 1, 64),
         log_level=_choice(env, "LOG_LEVEL", "info", LOG_LEVELS),
         max_body_bytes=_integer(env, "MAX_BODY_BYTES", 65536, 1024, 10 * 1024 * 1024),
         db_pool_size=_integer(env, "DB_POOL_SIZE", 4, 1, 100),
