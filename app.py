@@ -5,7 +5,6 @@ importing this module reads no configuration and opens nothing.
 """
 
 import functools
-import logging
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, jsonify, request
@@ -19,8 +18,6 @@ import payload
 from comment import MAX_BIGINT, ValidationError, validate_new_comment
 from db import CommentDatabase
 from json_provider import OrjsonProvider
-
-log = logging.getLogger("comments.app")
 
 
 def create_app(settings: config.Config | None = None) -> Flask:

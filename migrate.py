@@ -59,7 +59,11 @@ def migrate(database_url: str, connect_timeout: int = 10) -> list[str]:
 def main() -> None:
     settings = config.load_or_exit()
     logs.configure(settings.log_level)
-    applied = migrate(settings.database_url, settings.db_connect_timeout)
+    try:
+        applied = migrate(settings.database_url, settings.db_connect_timeout)
+    except psycopg2.OperationalError as error:  # unreachable, refused, bad credentials
+        log.error("cannot reach the database; nothing was migrated", extra={"reason": str(error).strip()})
+        raise SystemExit(1) from None
     log.info("schema is current", extra={"applied": len(applied), "versions": applied})
 
 

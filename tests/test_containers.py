@@ -62,6 +62,11 @@ class Stack:
     def container(self, service: str) -> str:
         return self.compose("ps", "-a", "-q", service).stdout.strip()
 
+    def state(self, service: str, field: str) -> str:
+        """A field of the service container's `docker inspect` State, e.g. "Health.Status"."""
+        command = ["docker", "inspect", "--format", f"{{{{.State.{field}}}}}", self.container(service)]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -110,13 +115,7 @@ def test_stack_comes_up_healthy_and_answers(stack, posted):
 
 
 def test_api_healthcheck_reports_healthy(stack):
-    status = subprocess.run(
-        ["docker", "inspect", "--format", "{{.State.Health.Status}}", stack.container("api")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert status == "healthy"
+    assert stack.state("api", "Health.Status") == "healthy"
 
 
 def test_api_runs_as_a_non_root_user(stack):
@@ -144,13 +143,7 @@ def test_stopping_the_api_is_graceful_and_quick(stack):
     stack.compose("stop", "api")
     seconds = time.monotonic() - started
     assert seconds < 10, f"stop took {seconds:.1f}s: gunicorn did not exit on SIGTERM"
-    exit_code = subprocess.run(
-        ["docker", "inspect", "--format", "{{.State.ExitCode}}", stack.container("api")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert exit_code == "0", "gunicorn did not exit cleanly on SIGTERM"
+    assert stack.state("api", "ExitCode") == "0", "gunicorn did not exit cleanly on SIGTERM"
     stack.compose("start", "api")
     stack.wait_ready()
 

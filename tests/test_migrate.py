@@ -1,12 +1,14 @@
 """The migration runner: idempotent, safe to run concurrently, forward only."""
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
 
 import migrate
-from tests.conftest import scratch_database
+from tests.conftest import ROOT, scratch_database
 
 
 @pytest.fixture
@@ -48,3 +50,18 @@ def test_listing_queries_use_an_index(database_url):
     conn.close()
     for plan in plans:
         assert "Index Scan" in plan and "Sort" not in plan, plan
+
+
+def test_migrate_command_fails_cleanly_without_a_database():
+    result = subprocess.run(
+        [sys.executable, "migrate.py"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/none"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    (line,) = result.stdout.strip().splitlines()
+    assert '"cannot reach the database' in line and "Traceback" not in result.stderr
+    assert "secret" not in line
