@@ -44,11 +44,8 @@ def handler_config(level: str) -> dict:
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": sys.stdout}},
         "root": {"level": level.upper(), "handlers": ["stdout"]},
-        "loggers": {
-            "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
-            # Requests are logged once, by the app, with their request id.
-            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
-        },
+        # gunicorn's own messages join the same stream (its access log is off: see gunicorn.conf.py).
+        "loggers": {"gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True}},
     }
 
 
