@@ -4,8 +4,10 @@ SIGKILL loses nothing acknowledged, crashed workers are replaced."""
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
+import psycopg2
 import pytest
 import requests
 
@@ -75,3 +77,25 @@ def test_a_crashed_worker_is_replaced(service):
     assert victim not in after and len(after) == 4
     answers = [requests.get(service.url("/comments")).status_code for _ in range(20)]
     assert answers == [200] * 20
+
+
+def test_sigterm_lets_a_request_stuck_in_the_database_finish(service, clean_database):
+    """A POST waiting on a table lock when SIGTERM arrives still completes, is stored, and
+    gunicorn exits 0 after it."""
+    blocker = psycopg2.connect(clean_database)
+    with blocker.cursor() as cursor:
+        cursor.execute("LOCK TABLE comments IN ACCESS EXCLUSIVE MODE")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            in_flight = pool.submit(
+                requests.post, service.url("/comments"), json={"name": "a", "comment": "in flight"}, timeout=10
+            )
+            time.sleep(0.5)  # the POST is now waiting for the lock inside PostgreSQL
+            service.signal(signal.SIGTERM)
+            time.sleep(0.5)
+            assert not in_flight.done()
+            blocker.rollback()  # release the lock: the INSERT proceeds
+            response = in_flight.result()
+    blocker.close()
+    assert response.status_code == 201
+    assert service.wait(GRACEFUL_TIMEOUT + 5) == 0
+    assert stored_ids(clean_database, "default") == {response.json()["id"]}
