@@ -69,9 +69,10 @@ def is_id(value: Any) -> bool:
 
 def parse_id(text: str) -> int | None:
     """An id written in decimal digits (a form field, a cursor), or None."""
-    if text.isascii() and text.isdigit() and len(text) <= 19 and is_id(int(text)):
-        return int(text)
-    return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
+        return None
+    value = int(text)
+    return value if is_id(value) else None
 
 
 def _text_field(data: Mapping[str, Any], field: str, errors: dict, *, trim: bool, controls: re.Pattern = CONTROL):

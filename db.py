@@ -49,11 +49,12 @@ STATEMENTS = {
         f"INSERT INTO comments (thread, parent_id, name, comment) VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}"
     ),
     "select_comment": f"SELECT {_COLUMNS} FROM comments WHERE id = $1",
-    "applied_migrations": "SELECT version FROM schema_migrations",
     **{_page_name(*variant): _page_sql(*variant) for variant in product((False, True), repeat=3)},
 }
-# Run on every new connection: prepare all statements (schema_migrations may not exist yet).
-_PREPARE = ";".join(f"PREPARE {name} AS {sql}" for name, sql in STATEMENTS.items() if name != "applied_migrations")
+# Run on every new connection: prepare all statements.
+_PREPARE = ";".join(f"PREPARE {name} AS {sql}" for name, sql in STATEMENTS.items())
+# Not prepared: schema_migrations may not exist yet, and /readyz is no hot path.
+_APPLIED_MIGRATIONS = "SELECT version FROM schema_migrations"
 
 
 class DatabaseUnavailable(Exception):
@@ -110,7 +111,7 @@ class CommentDatabase:
     def applied_migrations(self) -> set[str]:
         """Versions recorded by the migration runner (empty if it never ran)."""
         try:
-            rows = self._run(STATEMENTS["applied_migrations"], ())
+            rows = self._run(_APPLIED_MIGRATIONS, ())
         except (psycopg2.errors.UndefinedTable, SchemaNotReady):
             return set()
         return {version for (version,) in rows}

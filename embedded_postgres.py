@@ -12,6 +12,7 @@ import pwd
 import socket
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 SERVICE_USER = "pgembedded"
 
@@ -29,12 +30,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def with_database(url: str, name: str) -> str:
+    """The same server and credentials, another database."""
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path, port: int | None = None):
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
         self.bin = binaries()
-        self._run_as = _unprivileged_user() if os.geteuid() == 0 else None
+        self._run_as = _unprivileged_user(self.bin) if os.geteuid() == 0 else None
 
     @property
     def url(self) -> str:
@@ -96,7 +102,7 @@ def _clean_env() -> dict:
     return {key: value for key, value in os.environ.items() if not key.startswith("PG")}
 
 
-def _unprivileged_user() -> pwd.struct_passwd:
+def _unprivileged_user(binaries_dir: Path) -> pwd.struct_passwd:
     try:
         account = pwd.getpwnam(SERVICE_USER)
     except KeyError:
@@ -104,7 +110,7 @@ def _unprivileged_user() -> pwd.struct_passwd:
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True
         )
         account = pwd.getpwnam(SERVICE_USER)
-    _make_reachable(binaries())
+    _make_reachable(binaries_dir)
     return account
 
 

@@ -1,6 +1,7 @@
 """Logs as one event stream: every record is a single JSON line on stdout."""
 
 import logging
+import logging.config
 import sys
 import time
 from contextvars import ContextVar
@@ -50,6 +51,4 @@ def handler_config(level: str) -> dict:
 
 
 def configure(level: str) -> None:
-    import logging.config
-
     logging.config.dictConfig(handler_config(level))

@@ -25,8 +25,8 @@ def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
     def start_request():
         g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
-        g.request_id_token = logs.request_id.set(g.request_id)
+        request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_id_token = logs.request_id.set(request_id)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             return Response(status=204)  # a CORS preflight; the headers are added below
         return None
@@ -34,7 +34,7 @@ def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
     @app.after_request
     def finish_request(response: Response) -> Response:
         headers = response.headers
-        headers["X-Request-ID"] = g.get("request_id", "")
+        headers["X-Request-ID"] = logs.request_id.get() or ""
         headers["X-Content-Type-Options"] = "nosniff"
         origin = request.headers.get("Origin")
         if origin and (allow_any or origin in allowed):

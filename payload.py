@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from flask import Request
+from werkzeug.exceptions import UnsupportedMediaType
 
 from comment import FIELD_LIMITS, parse_id, text_problem
 from errors import ApiError, invalid_fields
@@ -28,7 +29,7 @@ def read_body(request: Request) -> dict:
     """The body of a POST as a dict of fields, from JSON or an urlencoded form."""
     mimetype = request.mimetype
     if mimetype not in (JSON_TYPE, FORM_TYPE):
-        raise ApiError(415, "unsupported_media_type", "Send application/json or application/x-www-form-urlencoded.")
+        raise UnsupportedMediaType()  # rendered by errors.py like every other HTTP error
     raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
     return _parse_json(raw) if mimetype == JSON_TYPE else _parse_form(raw)
 

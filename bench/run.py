@@ -34,11 +34,12 @@ sys.path.insert(0, str(ROOT))
 
 import config  # noqa: E402
 import migrate  # noqa: E402
-from embedded_postgres import EmbeddedPostgres  # noqa: E402
+from embedded_postgres import EmbeddedPostgres, with_database  # noqa: E402
 from tests.service import Service  # noqa: E402
 
 CONNECTIONS = 16
 SEED_ROWS = 1_000
+ONE_ID = SEED_ROWS // 2  # the comment read by the "one 1k" target
 BULK_ROWS = 1_000_000
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 POST_SCRIPT = ROOT / "bench" / "post.lua"
@@ -107,12 +108,7 @@ class Databases:
             base = self.server.start()
         self.base = base
 
-    def url(self, name: str) -> str:
-        from urllib.parse import urlsplit
-
-        return urlsplit(self.base)._replace(path=f"/{name}").geturl()
-
-    def prepare(self, bulk_rows: int) -> tuple[str, str, int]:
+    def prepare(self, bulk_rows: int) -> tuple[str, str]:
         admin = psycopg2.connect(self.base)
         admin.autocommit = True
         with admin.cursor() as cursor:
@@ -120,11 +116,11 @@ class Databases:
                 cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
                 cursor.execute(f"CREATE DATABASE {name}")
         admin.close()
-        small, big = self.url("comments_bench_small"), self.url("comments_bench_big")
+        small, big = with_database(self.base, "comments_bench_small"), with_database(self.base, "comments_bench_big")
         for url, rows in ((small, 0), (big, bulk_rows)):
             migrate.migrate(url)
             _seed(url, rows)
-        return small, big, SEED_ROWS // 2
+        return small, big
 
     def server_version(self) -> str:
         with psycopg2.connect(self.base) as conn, conn.cursor() as cursor:
@@ -160,11 +156,16 @@ def _seed(url: str, bulk_rows: int) -> None:
     conn.close()
 
 
-def targets(ceiling: Service, small: Service, big: Service, one_id: int) -> dict:
+def ceiling_service(**env: str) -> Service:
+    """bench/ceiling.py under the project's gunicorn.conf.py (which wants a DATABASE_URL it never uses)."""
+    return Service("postgresql://unused@127.0.0.1:1/unused", "bench.ceiling:app", **env).start("/comments")
+
+
+def targets(ceiling: Service, small: Service, big: Service) -> dict:
     return {
         "ceiling": (ceiling, "/comments", None),
         "page 1k": (small, "/comments?thread=bench&limit=20", None),
-        "one 1k": (small, f"/comments/{one_id}", None),
+        "one 1k": (small, f"/comments/{ONE_ID}", None),
         "post 1k": (small, "/comments", POST_SCRIPT),
         "page 1M": (big, "/comments?thread=bench&limit=20", None),
         "all 1M": (big, "/comments?limit=20", None),
@@ -238,11 +239,11 @@ def run_benchmark(args) -> None:
     services = []
     try:
         print(f"seeding ({SEED_ROWS} rows, plus {args.rows} in another thread for the 1M database)...")
-        small_url, big_url, one_id = databases.prepare(args.rows)
-        ceiling = Service("postgresql://unused@127.0.0.1:1/unused", "bench.ceiling:app").start("/comments")
+        small_url, big_url = databases.prepare(args.rows)
+        ceiling = ceiling_service()
         small, big = Service(small_url).start(), Service(big_url).start()
         services += [ceiling, small, big]
-        results = measure(targets(ceiling, small, big, one_id), args.rounds, args.seconds)
+        results = measure(targets(ceiling, small, big), args.rounds, args.seconds)
         report = table(results, machine_description(databases.server_version(), args.seconds, args.rounds))
     finally:
         for service in services:
@@ -261,13 +262,13 @@ def run_sweep(args) -> None:
     databases = Databases()
     services, plan = [], {}
     try:
-        small_url, _, _ = databases.prepare(0)
+        small_url, _ = databases.prepare(0)
         for workers, threads in SWEEP:
             env = {"WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads)}
-            ceiling = Service("postgresql://unused@127.0.0.1:1/unused", "bench.ceiling:app", **env).start("/comments")
+            ceiling = ceiling_service(**env)
             small = Service(small_url, **env).start()
             services += [ceiling, small]
-            config_targets = targets(ceiling, small, small, 1)
+            config_targets = targets(ceiling, small, small)
             for name in ("ceiling", "page 1k", "post 1k"):
                 plan[(workers, threads, name)] = config_targets[name]
         results = measure(plan, args.rounds, args.seconds)

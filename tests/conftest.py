@@ -18,9 +18,7 @@ import pytest
 import config
 import migrate
 from app import create_app
-from embedded_postgres import EmbeddedPostgres
-
-ROOT = Path(__file__).resolve().parent.parent
+from embedded_postgres import EmbeddedPostgres, with_database
 
 
 @pytest.fixture(scope="session")
@@ -43,11 +41,6 @@ def database_url(request) -> str:
         url = request.getfixturevalue("postgres").url
     migrate.migrate(url)
     return url
-
-
-def with_database(url: str, name: str) -> str:
-    """The same server and credentials, another database."""
-    return urlsplit(url)._replace(path=f"/{name}").geturl()
 
 
 def _admin(url: str, *statements: str, database: str = "postgres") -> list:

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from config import ConfigError, from_environment
-from tests.conftest import ROOT
+from tests.service import ROOT
 
 
 def test_defaults():

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from embedded_postgres import free_port
-from tests.conftest import ROOT
+from tests.service import ROOT
 
 pytestmark = pytest.mark.docker
 

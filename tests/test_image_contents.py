@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.service import ROOT
 
 pytestmark = pytest.mark.skipif(
     not (ROOT / "Dockerfile").exists(), reason="running inside the image, which has no Dockerfile to check"

@@ -8,7 +8,8 @@ import psycopg2
 import pytest
 
 import migrate
-from tests.conftest import ROOT, scratch_database
+from tests.conftest import scratch_database
+from tests.service import ROOT
 
 
 @pytest.fixture
