@@ -29,8 +29,8 @@ RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
 COPY --from=build /venv /venv
 WORKDIR /app
-COPY app.py comment.py config.py db.py errors.py json_provider.py logs.py middleware.py migrate.py openapi.py payload.py \
-     pool.py gunicorn.conf.py ./
+COPY app.py comment.py comments_api.py config.py db.py errors.py exceptions.py gthread_deadline.py health.py \
+     json_provider.py logs.py middleware.py migrate.py openapi.py payload.py pool.py gunicorn.conf.py ./
 COPY migrations/ migrations/
 USER 10001:10001
 EXPOSE 5000

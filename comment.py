@@ -1,9 +1,12 @@
-"""The Comment value, and the validation of what clients send to create one."""
+"""The Comment value, its place in listings, and the validation of what clients send to create one."""
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from exceptions import ValidationError
 
 MAX_BIGINT = 2**63 - 1
 DEFAULT_THREAD = "default"
@@ -12,14 +15,6 @@ ALLOWED_FIELDS = frozenset(("thread", "parent_id", "name", "comment"))
 # What trimming removes: whitespace, but not the C0/C1 controls that Python's str.strip() also
 # counts as whitespace (U+001C-U+001F, U+0085), which must be rejected, not silently dropped.
 TRIMMED = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\x1c\x1d\x1e\x1f\x85")
-
-
-class ValidationError(ValueError):
-    """Client input is invalid; `fields` maps each bad field to what is wrong with it."""
-
-    def __init__(self, fields: dict[str, str]):
-        super().__init__(", ".join(f"{k} {v}" for k, v in fields.items()))
-        self.fields = fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +37,44 @@ class Comment:
     # No to_json(): the JSON provider (orjson) serialises dataclasses field by field, in order.
 
 
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A comment's place in listings: (its transaction's id, its id). See migrations/0002."""
+
+    txid: int
+    id: int
+
+
+START = Position(0, 0)  # before every comment
+
+
 # Unicode's control characters (category Cc) are exactly U+0000-U+001F and U+007F-U+009F;
 # surrogates (Cs) are U+D800-U+DFFF, which cannot be stored as UTF-8 when unpaired.
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 CONTROL_EXCEPT_NEWLINE_TAB = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 SURROGATE = re.compile("[\ud800-\udfff]")
+# Embeddings, overrides and isolates reorder how text is displayed ("Trojan Source", spoofed
+# names). The plain marks U+200E/U+200F stay allowed: right-to-left writing needs them.
+BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def _invisible_characters() -> str:
+    """Characters that render as nothing: whitespace, format characters (zero-width spaces and
+    joiners, soft hyphen, byte order mark, tags), Hangul and Braille blanks, variation selectors."""
+    fillers = "\u115f\u1160\u17b4\u17b5\u3164\uffa0\u2800\u034f\u180b\u180c\u180d"
+    selectors = "".join(map(chr, [*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]))
+    # Format characters (Cf) live in planes 0, 1 and 14 only; scanning just those keeps start-up fast.
+    planes = (*range(0x20000), *range(0xE0000, 0xE1000))
+    formats = "".join(c for c in map(chr, planes) if unicodedata.category(c) == "Cf")
+    return TRIMMED + fillers + selectors + formats
+
+
+# Matches any character that shows something; text without one is empty to a reader.
+VISIBLE = re.compile(f"[^{re.escape(_invisible_characters())}]")
 
 
 def text_problem(value: str, limit: int, controls: re.Pattern = CONTROL) -> str | None:
-    """What is wrong with a text value, or None."""
+    """What is wrong with an (already normalised) text value, or None."""
     if not value:
         return "must not be empty"
     if len(value) > limit:
@@ -59,7 +83,16 @@ def text_problem(value: str, limit: int, controls: re.Pattern = CONTROL) -> str 
         return "must not contain control characters"
     if SURROGATE.search(value):
         return "must not contain unpaired surrogates"
+    if BIDI_CONTROL.search(value):
+        return "must not contain bidirectional control characters"
+    if not VISIBLE.search(value):
+        return "must contain visible characters"
     return None
+
+
+def normalize(text: str) -> str:
+    """NFC, so that the same words typed on different systems are the same text (and thread)."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def is_id(value: Any) -> bool:
@@ -68,7 +101,7 @@ def is_id(value: Any) -> bool:
 
 
 def parse_id(text: str) -> int | None:
-    """An id written in decimal digits (a form field, a cursor), or None."""
+    """An id written in ASCII decimal digits (a path, a form field, a cursor), or None."""
     if not (text.isascii() and text.isdigit() and len(text) <= 19):
         return None
     value = int(text)
@@ -80,6 +113,7 @@ def _text_field(data: Mapping[str, Any], field: str, errors: dict, *, trim: bool
     if not isinstance(value, str):
         errors[field] = "is required" if value is None else "must be a string"
         return None
+    value = normalize(value)
     if trim:
         value = value.strip(TRIMMED)
     problem = text_problem(value, FIELD_LIMITS[field], controls)

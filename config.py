@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from dotenv import load_dotenv
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# Every valid comment must fit in a body: its fields hold up to 10,300 characters, and one
+# character can take 12 bytes on the wire (outside the BMP: "%F0%9F%98%80" in a form,
+# "\ud83d\ude00" in JSON), so 128 KiB is both the default and the smallest limit allowed.
+MIN_BODY_BYTES = 128 * 1024
 
 
 class ConfigError(ValueError):
@@ -33,6 +37,7 @@ class Config:
     db_pool_timeout: float
     graceful_timeout: int
     cors_origins: tuple[str, ...]
+    trusted_proxies: int
     debug: bool
 
     def require_database_url(self) -> str:
@@ -97,13 +102,15 @@ def from_environment(env: Mapping[str, str]) -> Config:
         web_concurrency=_integer(env, "WEB_CONCURRENCY", cores, 1, 64),
         threads=_integer(env, "GUNICORN_THREADS", 2, 1, 64),
         log_level=_choice(env, "LOG_LEVEL", "info", LOG_LEVELS),
-        max_body_bytes=_integer(env, "MAX_BODY_BYTES", 65536, 1024, 10 * 1024 * 1024),
+        max_body_bytes=_integer(env, "MAX_BODY_BYTES", MIN_BODY_BYTES, MIN_BODY_BYTES, 10 * 1024 * 1024),
         db_pool_size=_integer(env, "DB_POOL_SIZE", 4, 1, 100),
         db_connect_timeout=_integer(env, "DB_CONNECT_TIMEOUT", 3, 2, 60),
         db_statement_timeout_ms=_integer(env, "DB_STATEMENT_TIMEOUT_MS", 3000, 100, 600_000),
         db_pool_timeout=_integer(env, "DB_POOL_TIMEOUT_MS", 3000, 10, 60_000) / 1000,
         graceful_timeout=_integer(env, "GRACEFUL_TIMEOUT", 20, 1, 600),
         cors_origins=_origins(env),
+        # How many reverse proxies in front append to X-Forwarded-For; 0 trusts no forwarded header.
+        trusted_proxies=_integer(env, "TRUSTED_PROXIES", 0, 0, 10),
         debug=_flag(env, "FLASK_DEBUG"),
     )
 

@@ -1,30 +1,37 @@
-"""Every non-2xx answer is JSON: {"error": sentence, "code": stable_snake_case[, "fields": {...}]}."""
+"""The one place where errors become responses.
+
+Every non-2xx answer is JSON: {"error": sentence, "code": stable_snake_case[, "fields": {...}]}.
+Views raise the domain errors of exceptions.py and never build error responses themselves.
+"""
 
 import logging
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from db import DatabaseUnavailable, ParentNotFound
+import exceptions as err
 
 log = logging.getLogger("comments.errors")
 
-# Werkzeug's HTTP errors, renamed to stable codes and plain sentences.
+STATUS = {
+    err.InvalidInput: 400,
+    err.NotFound: 404,
+    err.BodyTooLarge: 413,
+    err.UnsupportedMediaType: 415,
+    err.Unavailable: 503,
+}
+
+# Werkzeug's own HTTP errors (unknown paths, wrong methods), renamed to stable codes and sentences.
 HTTP_ERRORS = {
     400: ("bad_request", "The request could not be understood."),
-    404: ("not_found", "There is nothing at this address."),
+    404: (err.NotFound.code, err.NotFound.message),
     405: ("method_not_allowed", "This address does not accept that method."),
-    413: ("body_too_large", "The request body is larger than this service accepts."),
-    415: ("unsupported_media_type", "Send application/json or application/x-www-form-urlencoded."),
+    413: (err.BodyTooLarge.code, err.BodyTooLarge.message),
 }
 
 
-class ApiError(Exception):
-    """An error the client can act on; raised by views and turned into a JSON response."""
-
-    def __init__(self, status: int, code: str, message: str, fields: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.fields = status, code, message, fields
+def status_of(error: err.ServiceError) -> int:
+    return next((STATUS[kind] for kind in type(error).__mro__ if kind in STATUS), 500)
 
 
 def error_response(status: int, code: str, message: str, fields: dict[str, str] | None = None):
@@ -37,25 +44,13 @@ def error_response(status: int, code: str, message: str, fields: dict[str, str] 
     return response
 
 
-def invalid_fields(fields: dict[str, str]) -> ApiError:
-    return ApiError(400, "invalid_fields", "Some fields are invalid.", fields)
-
-
 def register(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def api_error(error: ApiError):
-        return error_response(error.status, error.code, error.message, error.fields)
-
-    @app.errorhandler(ParentNotFound)
-    def parent_not_found(error: ParentNotFound):
-        fields = {"parent_id": "names no comment in this thread"}
-        return error_response(400, "parent_not_found", "The comment replied to does not exist in this thread.", fields)
-
-    @app.errorhandler(DatabaseUnavailable)
-    def database_unavailable(error: DatabaseUnavailable):
-        log.warning("database unavailable", extra={"reason": str(error)})
-        response = error_response(503, "database_unavailable", "The database is unavailable; try again shortly.")
-        response.headers["Retry-After"] = "1"
+    @app.errorhandler(err.ServiceError)
+    def service_error(error: err.ServiceError):
+        response = error_response(status_of(error), error.code, error.message, error.fields)
+        if isinstance(error, err.Unavailable):
+            log.warning("unavailable", extra={"code": error.code, "reason": str(error.__cause__ or error)})
+            response.headers["Retry-After"] = str(error.retry_after)
         return response
 
     @app.errorhandler(HTTPException)

@@ -7,6 +7,7 @@ A bad setting stops the master before any worker starts, with one line naming th
 from gunicorn.glogging import Logger
 
 from config import load_or_exit
+from gthread_deadline import DeadlineThreadWorker
 from logs import handler_config
 
 
@@ -26,7 +27,9 @@ settings = load_or_exit()
 bind = [f"{settings.bind_host}:{settings.port}"]
 workers = settings.web_concurrency
 threads = settings.threads
-worker_class = "gthread" if settings.threads > 1 else "sync"
+# gthread with a deadline on reading each request (a trickling client cannot keep a thread);
+# sync workers use gunicorn's own per-read `timeout`.
+worker_class = DeadlineThreadWorker if settings.threads > 1 else "sync"
 # Keep-alive saves a TCP handshake per request for clients that reuse connections.
 keepalive = 5
 # A worker that is silent this long is killed and replaced; well above DB timeouts.

@@ -6,6 +6,7 @@ import time
 import uuid
 
 from flask import Flask, Response, g, request
+from flask.globals import request_ctx
 
 import logs
 
@@ -13,11 +14,11 @@ log = logging.getLogger("comments.access")
 
 # An incoming X-Request-ID is kept only when it is short and cannot smuggle anything into logs.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-CORS_METHODS = "GET, POST, OPTIONS"
 CORS_HEADERS = "Content-Type, X-Request-ID"
 
 
 def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
+    cors_on = bool(cors_origins)
     allow_any = "*" in cors_origins
     allowed = frozenset(cors_origins)
 
@@ -27,8 +28,8 @@ def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         g.request_id_token = logs.request_id.set(request_id)
-        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            return Response(status=204)  # a CORS preflight; the headers are added below
+        if cors_on and _is_preflight():
+            return Response(status=204)  # the CORS headers are added below
         return None
 
     @app.after_request
@@ -36,9 +37,11 @@ def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
         headers = response.headers
         headers["X-Request-ID"] = logs.request_id.get() or ""
         headers["X-Content-Type-Options"] = "nosniff"
-        origin = request.headers.get("Origin")
-        if origin and (allow_any or origin in allowed):
-            _add_cors(response, origin, allow_any)
+        if cors_on:
+            headers.add("Vary", "Origin")  # caches must not serve one origin's answer to another
+            origin = request.headers.get("Origin")
+            if origin and (allow_any or origin in allowed):
+                _add_cors(response, origin, allow_any)
         _log_request(response)
         return response
 
@@ -48,14 +51,22 @@ def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
             logs.request_id.reset(g.request_id_token)
 
 
+def _is_preflight() -> bool:
+    """A CORS preflight for a real route (request.url_rule is None when no route matched)."""
+    return (
+        request.method == "OPTIONS"
+        and "Access-Control-Request-Method" in request.headers
+        and request.url_rule is not None
+    )
+
+
 def _add_cors(response: Response, origin: str, allow_any: bool) -> None:
     headers = response.headers
     headers["Access-Control-Allow-Origin"] = "*" if allow_any else origin
     headers["Access-Control-Expose-Headers"] = "Location, Link, X-Request-ID"
-    if not allow_any:
-        headers.add("Vary", "Origin")
-    if response.status_code == 204 and request.method == "OPTIONS":
-        headers["Access-Control-Allow-Methods"] = CORS_METHODS
+    if _is_preflight():
+        methods = sorted(set(request_ctx.url_adapter.allowed_methods()) - {"HEAD"})  # all routes at this path
+        headers["Access-Control-Allow-Methods"] = ", ".join(methods)
         headers["Access-Control-Allow-Headers"] = CORS_HEADERS
         headers["Access-Control-Max-Age"] = "600"
 

@@ -16,11 +16,16 @@ import psycopg2
 
 import config
 import logs
+from db import encoding_problem
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 LOCK_KEY = 0x636F6D6D656E7473  # "comments" in ASCII: one lock id for this service's migrations
 
 log = logging.getLogger("comments.migrate")
+
+
+class UnusableDatabase(Exception):
+    """The database can be reached but must not be migrated (the message says why)."""
 
 
 def available() -> dict[str, str]:
@@ -35,6 +40,10 @@ def migrate(database_url: str, connect_timeout: int = 10) -> list[str]:
     try:
         with conn.cursor() as cursor:
             conn.autocommit = True
+            cursor.execute("SELECT current_setting('server_encoding')")
+            (encoding,) = cursor.fetchone()
+            if encoding != "UTF8":
+                raise UnusableDatabase(encoding_problem(encoding))
             cursor.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -63,6 +72,9 @@ def main() -> None:
         applied = migrate(settings.database_url, settings.db_connect_timeout)
     except psycopg2.OperationalError as error:  # unreachable, refused, bad credentials
         log.error("cannot reach the database; nothing was migrated", extra={"reason": str(error).strip()})
+        raise SystemExit(1) from None
+    except UnusableDatabase as error:
+        log.error("refusing to migrate this database; nothing was migrated", extra={"reason": str(error)})
         raise SystemExit(1) from None
     log.info("schema is current", extra={"applied": len(applied), "versions": applied})
 

@@ -3,8 +3,12 @@
 Tests validate real responses against these schemas, so the document cannot drift from the code.
 """
 
+from flask import Blueprint
+
 from comment import FIELD_LIMITS, MAX_BIGINT
 from payload import DEFAULT_LIMIT, LIMIT_RANGE
+
+blueprint = Blueprint("openapi", __name__)
 
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_BIGINT}
 
@@ -68,10 +72,17 @@ _COMMENT = {
 _PAGE = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["comments", "next_cursor"],
+    "required": ["comments", "next_cursor", "poll_cursor"],
     "properties": {
         "comments": {"type": "array", "items": _ref("Comment")},
-        "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page."},
+        "next_cursor": {
+            "type": ["string", "null"],
+            "description": "Pass as `cursor` for the next page; null when there is nothing more yet.",
+        },
+        "poll_cursor": {
+            "type": "string",
+            "description": "Where this page ends, on every page: pass as `cursor` later to get only what came since.",
+        },
     },
 }
 
@@ -98,7 +109,7 @@ _PARAMETERS = [
         "name": "cursor",
         "in": "query",
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": 40},
-        "description": "`next_cursor` of the last page, as given.",
+        "description": "`next_cursor` or `poll_cursor` of an earlier page, as given.",
     },
 ]
 
@@ -197,8 +208,17 @@ DOCUMENT = {
                 "NotFound": "No such comment or address.",
                 "TooLarge": "The body is over MAX_BODY_BYTES.",
                 "UnsupportedMediaType": "Neither JSON nor an urlencoded form.",
-                "Unavailable": "The database is unavailable (code database_unavailable) or the schema is behind.",
+                "Unavailable": (
+                    "Try again after Retry-After seconds: the database is unreachable or read-only"
+                    " (database_unavailable), the schema is behind (schema_outdated), or the database"
+                    " cannot be used as configured (database_misconfigured)."
+                ),
             }.items()
         },
     },
 }
+
+
+@blueprint.get("/openapi.json")
+def openapi_document():
+    return DOCUMENT

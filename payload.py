@@ -1,4 +1,4 @@
-"""Turning request bodies and query strings into plain, trusted values, or an ApiError."""
+"""Turning request bodies and query strings into plain, trusted values, or a domain error."""
 
 import base64
 import binascii
@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from flask import Request
-from werkzeug.exceptions import UnsupportedMediaType
 
-from comment import FIELD_LIMITS, parse_id, text_problem
-from errors import ApiError, invalid_fields
+from comment import FIELD_LIMITS, START, Position, normalize, parse_id, text_problem
+from exceptions import BodyTooLarge, InvalidInput, UnsupportedMediaType, ValidationError
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
@@ -19,38 +18,86 @@ LIMIT_RANGE = (1, 100)
 DEFAULT_LIMIT = 20
 ORDERS = ("oldest", "newest")
 LIST_PARAMS = frozenset(("thread", "limit", "order", "cursor"))
+READ_STEP = 16384
+
+
+def read_body(request: Request, limit: int) -> dict:
+    """The body of a POST as a dict of fields, from JSON or an urlencoded form."""
+    mimetype = request.mimetype
+    if mimetype not in (JSON_TYPE, FORM_TYPE):
+        raise UnsupportedMediaType()
+    raw = read_raw_body(request, limit)
+    return _parse_json(raw) if mimetype == JSON_TYPE else _parse_form(raw)
+
+
+def read_raw_body(request: Request, limit: int) -> bytes:
+    """At most `limit` bytes of body, whether framed by Content-Length or chunked.
+
+    Reads the server's input stream itself: werkzeug's limited stream ends a chunked body
+    quietly at the limit, which would store a truncated form instead of answering 413.
+    """
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise BodyTooLarge()
+    stream, parts, size = request.environ["wsgi.input"], [], 0
+    try:
+        while size <= limit:
+            part = stream.read(min(READ_STEP, limit + 1 - size))
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+    except Exception:  # the server's own framing errors (bad chunk sizes...) are not OSErrors
+        raise InvalidInput("The request body is not framed correctly.", code="malformed_body") from None
+    if size > limit:
+        raise BodyTooLarge()
+    return b"".join(parts)
+
+
+def reject_query(request: Request) -> None:
+    """Operations that take no query parameters refuse any, rather than silently ignore them."""
+    args = _urlencoded(request.query_string)
+    if args is None:
+        raise InvalidInput("The query string is not valid UTF-8 urlencoded data.", code="invalid_query")
+    if args:
+        fields = {key: "is not a known parameter" for key in args}
+        raise InvalidInput("This operation takes no query parameters.", code="invalid_query", fields=fields)
 
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def read_body(request: Request) -> dict:
-    """The body of a POST as a dict of fields, from JSON or an urlencoded form."""
-    mimetype = request.mimetype
-    if mimetype not in (JSON_TYPE, FORM_TYPE):
-        raise UnsupportedMediaType()  # rendered by errors.py like every other HTTP error
-    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
-    return _parse_json(raw) if mimetype == JSON_TYPE else _parse_form(raw)
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen, repeated = set(), {}
+        for key, _ in pairs:
+            if key in seen:
+                repeated[key] = "must be given only once"
+            seen.add(key)
+        raise ValidationError(repeated)
+    return data
 
 
 def _parse_json(raw: bytes) -> dict:
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        text = raw.decode("utf-8")
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError):  # bad UTF-8 or JSON, NaN, 4300+ digit numbers, deep nesting
-        raise ApiError(400, "malformed_json", "The body is not valid UTF-8 JSON.") from None
+        raise InvalidInput("The body is not valid UTF-8 JSON.", code="malformed_json") from None
     if not isinstance(data, dict):
-        raise ApiError(400, "not_an_object", "The JSON body must be an object.")
+        raise InvalidInput("The JSON body must be an object.", code="not_an_object")
     return data
 
 
 def _parse_form(raw: bytes) -> dict:
     data = _urlencoded(raw)
     if data is None:
-        raise ApiError(400, "malformed_form", "The form is not valid UTF-8 urlencoded data.")
+        raise InvalidInput("The form is not valid UTF-8 urlencoded data.", code="malformed_form")
     duplicated = {key: "must be given only once" for key, values in data.items() if len(values) > 1}
     if duplicated:
-        raise invalid_fields(duplicated)
+        raise ValidationError(duplicated)
     fields = {key: values[0] for key, values in data.items()}
     if "parent_id" in fields:  # forms carry only strings: "" means no parent, digits an id
         text = fields["parent_id"]
@@ -80,7 +127,8 @@ class ListQuery:
     thread: str | None
     limit: int
     newest_first: bool
-    after_id: int | None
+    after: Position | None
+    legacy_after_id: int | None = None  # a v1 cursor, which named only an id
 
     def link_params(self, next_cursor: str) -> dict[str, str]:
         params = {"limit": str(self.limit), "order": "newest" if self.newest_first else "oldest", "cursor": next_cursor}
@@ -93,7 +141,7 @@ def read_list_query(request: Request) -> ListQuery:
     """GET /comments query parameters, every one checked."""
     args = _urlencoded(request.query_string)
     if args is None:
-        raise ApiError(400, "invalid_query", "The query string is not valid UTF-8 urlencoded data.")
+        raise InvalidInput("The query string is not valid UTF-8 urlencoded data.", code="invalid_query")
     errors = {}
     for key, values in args.items():
         if key not in LIST_PARAMS:
@@ -102,20 +150,23 @@ def read_list_query(request: Request) -> ListQuery:
             errors[key] = "must be given only once"
     args = {key: values[0] for key, values in args.items()}
     thread = args.get("thread")
-    if thread is not None and (problem := text_problem(thread, FIELD_LIMITS["thread"])):
-        errors["thread"] = problem
+    if thread is not None:
+        thread = normalize(thread)
+        if problem := text_problem(thread, FIELD_LIMITS["thread"]):
+            errors["thread"] = problem
     limit = _limit(args.get("limit"), errors)
     order = args.get("order", "oldest")
     if order not in ORDERS:
         errors["order"] = "must be oldest or newest"
-    after_id = None
+    after = legacy = None
     if "cursor" in args:
-        after_id = decode_cursor(args["cursor"])
-        if after_id is None:
+        after = decode_cursor(args["cursor"])
+        legacy = decode_legacy_cursor(args["cursor"]) if after is None else None
+        if after is None and legacy is None:
             errors["cursor"] = "is not a cursor this service gave out"
     if errors:
-        raise ApiError(400, "invalid_query", "Some query parameters are invalid.", errors)
-    return ListQuery(thread=thread, limit=limit, newest_first=order == "newest", after_id=after_id)
+        raise InvalidInput("Some query parameters are invalid.", code="invalid_query", fields=errors)
+    return ListQuery(thread, limit, order == "newest", after, legacy)
 
 
 def _limit(raw: str | None, errors: dict) -> int:
@@ -128,18 +179,37 @@ def _limit(raw: str | None, errors: dict) -> int:
     return int(raw)
 
 
-# A cursor is the last id of a page, versioned and base64url-encoded so that clients treat it
-# as opaque and the format can change without breaking them.
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
+# A cursor is the ordering key of the last comment of a page, versioned and base64url-encoded so
+# that clients treat it as opaque and the format can change without breaking them. v2 carries
+# (transaction id, id), the key that is safe under concurrent inserts (see db.py); v1 carried the
+# id alone and is still accepted.
+def encode_cursor(position: Position) -> str:
+    return _b64(f"v2:{position.txid}:{position.id}")
 
 
-def decode_cursor(cursor: str) -> int | None:
-    if not cursor.isascii() or len(cursor) > 40:
+def decode_cursor(cursor: str) -> Position | None:
+    parts = _unb64(cursor).split(":")
+    if len(parts) != 3 or parts[0] != "v2":
         return None
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, ValueError):
-        return None
-    version, _, last_id = text.partition(":")
+    txid, last_id = (parse_id(part) for part in parts[1:])
+    if txid is None or last_id is None:
+        return START if parts[1:] == ["0", "0"] else None
+    return Position(txid, last_id)
+
+
+def decode_legacy_cursor(cursor: str) -> int | None:
+    version, _, last_id = _unb64(cursor).partition(":")
     return parse_id(last_id) if version == "v1" else None
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _unb64(cursor: str) -> str:
+    if not cursor.isascii() or len(cursor) > 60:
+        return ""
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        return ""

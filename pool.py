@@ -82,6 +82,9 @@ def _close(conn) -> None:
 def _has_unread_input(conn) -> bool:
     """An idle connection's socket has nothing to read unless the server hung up or is shutting
     down (EOF or a termination message), so a readable socket means a dead connection. Checking
-    costs one non-blocking select() and spares a request the error of finding out by using it."""
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    return bool(readable)
+    costs one non-blocking poll() and spares a request the error of finding out by using it.
+    (poll, not select: select cannot watch descriptors numbered 1024 or more, which a busy
+    threaded worker reaches.)"""
+    watcher = select.poll()
+    watcher.register(conn.fileno(), select.POLLIN)
+    return bool(watcher.poll(0))

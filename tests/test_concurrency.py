@@ -24,7 +24,9 @@ def test_parallel_posts_are_all_stored(clean_database):
         session.mount("http://", adapter)
 
         def post(n: int) -> requests.Response:
-            return session.post(service.url("/comments"), json={"name": f"p{n}", "comment": f"c{n}", "thread": "load"})
+            return session.post(
+                service.url("/comments"), json={"name": f"p{n}", "comment": f"c{n}", "thread": "load"}, timeout=30
+            )
 
         with ThreadPoolExecutor(max_workers=32) as pool:
             responses = list(pool.map(post, range(POSTS)))
@@ -38,9 +40,9 @@ def test_parallel_posts_are_all_stored(clean_database):
 
 def test_request_through_gunicorn_has_request_id_and_json_errors(clean_database):
     with Service(clean_database) as service:
-        response = requests.get(service.url("/comments/1"), headers={"X-Request-ID": "abc-123"})
+        response = requests.get(service.url("/comments/1"), headers={"X-Request-ID": "abc-123"}, timeout=10)
         too_big = requests.post(
-            service.url("/comments"), data=b"x" * 5_000_000, headers={"Content-Type": "application/json"}
+            service.url("/comments"), data=b"x" * 5_000_000, headers={"Content-Type": "application/json"}, timeout=10
         )
         entries = service.log_entries()
         service.assert_clean_logs()

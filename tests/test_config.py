@@ -12,9 +12,10 @@ from tests.service import ROOT
 def test_defaults():
     settings = from_environment({"DATABASE_URL": "postgresql://u@h/db"})
     assert settings.port == 5000
-    assert settings.max_body_bytes == 65536
+    assert settings.max_body_bytes == 131072
     assert settings.log_level == "info"
     assert settings.cors_origins == ()
+    assert settings.trusted_proxies == 0
     assert settings.debug is False
 
 
@@ -26,6 +27,8 @@ def test_defaults():
         ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"MAX_BODY_BYTES": "-5"}, "MAX_BODY_BYTES"),
+        ({"MAX_BODY_BYTES": "65536"}, "MAX_BODY_BYTES"),  # smaller than the largest valid comment
+        ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
         ({"DB_POOL_SIZE": "many"}, "DB_POOL_SIZE"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"CORS_ORIGINS": "example.com"}, "CORS_ORIGINS"),

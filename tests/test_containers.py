@@ -92,7 +92,9 @@ def stack():
 @pytest.fixture(scope="module")
 def posted(stack):
     """One comment posted with JSON and one with curl -d, through the published port."""
-    by_json = requests.post(f"{stack.base}/comments", json={"name": "Ann", "comment": "from json", "thread": "docker"})
+    by_json = requests.post(
+        f"{stack.base}/comments", json={"name": "Ann", "comment": "from json", "thread": "docker"}, timeout=10
+    )
     assert by_json.status_code == 201, by_json.text
     by_curl = subprocess.run(
         ["curl", "-sS", "-d", "name=Bob", "-d", "comment=from curl", "-d", "thread=docker", f"{stack.base}/comments"],
@@ -111,7 +113,7 @@ def read_thread(stack) -> list[dict]:
 
 def test_stack_comes_up_healthy_and_answers(stack, posted):
     assert [c["comment"] for c in read_thread(stack)] == ["from json", "from curl"]
-    assert requests.get(f"{stack.base}/readyz").status_code == 200
+    assert requests.get(f"{stack.base}/readyz", timeout=10).status_code == 200
 
 
 def test_api_healthcheck_reports_healthy(stack):
@@ -124,7 +126,7 @@ def test_api_runs_as_a_non_root_user(stack):
 
 
 def test_request_logs_reach_compose_logs(stack, posted):
-    requests.get(f"{stack.base}/comments/{posted[0]['id']}", headers={"X-Request-ID": "compose-log-check"})
+    requests.get(f"{stack.base}/comments/{posted[0]['id']}", headers={"X-Request-ID": "compose-log-check"}, timeout=10)
     time.sleep(0.5)
     logs = stack.compose("logs", "api").stdout
     lines = [json.loads(line.split("|", 1)[1]) for line in logs.splitlines() if "compose-log-check" in line]

@@ -59,5 +59,5 @@ def test_openapi_document_is_served(client):
 
 
 def test_every_route_is_documented(app):
-    routes = {rule.rule.replace("<int:comment_id>", "{comment_id}") for rule in app.url_map.iter_rules()}
+    routes = {rule.rule.replace("<id:comment_id>", "{comment_id}") for rule in app.url_map.iter_rules()}
     assert routes == set(DOCUMENT["paths"])

@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from comment import Position
 from payload import encode_cursor
 from tests.contract import assert_matches_openapi
 
@@ -38,7 +39,7 @@ def walk(client, **params) -> tuple[list[int], int]:
 def test_empty_listing(client):
     response = client.get("/comments")
     assert response.status_code == 200
-    assert response.get_json() == {"comments": [], "next_cursor": None}
+    assert response.get_json() == {"comments": [], "next_cursor": None, "poll_cursor": encode_cursor(Position(0, 0))}
 
 
 def test_lists_all_threads_oldest_first(client, seeded):
@@ -91,8 +92,9 @@ def test_default_page_size_is_20(client, post):
 
 
 def test_a_cursor_past_the_end_gives_an_empty_page(client, seeded):
-    body = client.get("/comments", query_string={"cursor": encode_cursor(10**12)}).get_json()
-    assert body == {"comments": [], "next_cursor": None}
+    past_the_end = encode_cursor(Position(10**15, 10**12))
+    body = client.get("/comments", query_string={"cursor": past_the_end}).get_json()
+    assert body == {"comments": [], "next_cursor": None, "poll_cursor": past_the_end}
 
 
 def test_get_one_and_missing(client, seeded):

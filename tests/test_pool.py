@@ -1,5 +1,7 @@
 """Connections: reused across requests, created after fork, replaced when broken."""
 
+import os
+
 import psycopg2
 
 from db import CommentDatabase
@@ -50,7 +52,7 @@ def test_a_killed_connection_is_discarded_and_replaced(database_url, clean_datab
 
 
 def test_statement_timeout_keeps_the_connection(database_url):
-    from db import DatabaseUnavailable
+    from exceptions import DatabaseUnavailable
 
     database = CommentDatabase(database_url, pool_size=1, connect_timeout=2, statement_timeout_ms=100, pool_timeout=2)
     before = backend_pid(database)
@@ -61,3 +63,18 @@ def test_statement_timeout_keeps_the_connection(database_url):
         pass
     assert backend_pid(database) == before
     database.close()
+
+
+def test_connections_numbered_past_1024_are_watched_too(database_url):
+    """A busy threaded worker holds many sockets; the idle check must work at any fd number
+    (select() raises for descriptors of 1024 and more)."""
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        database = make_database(database_url)
+        first = backend_pid(database)
+        assert database._pool._idle[0].fileno() >= 1024
+        assert backend_pid(database) == first  # reused: the idle check ran on fd >= 1024
+        database.close()
+    finally:
+        for descriptor in filler:
+            os.close(descriptor)

@@ -51,7 +51,9 @@ def test_sigkill_after_a_burst_keeps_everything_acknowledged(service, clean_data
     session = requests.Session()
     acknowledged = []
     for n in range(200):
-        response = session.post(service.url("/comments"), json={"name": "k", "comment": str(n), "thread": "burst"})
+        response = session.post(
+            service.url("/comments"), json={"name": "k", "comment": str(n), "thread": "burst"}, timeout=10
+        )
         assert response.status_code == 201
         acknowledged.append(response.json()["id"])
     os.killpg(service.process.pid, signal.SIGKILL)  # master and workers, no chance to clean up
@@ -75,7 +77,7 @@ def test_a_crashed_worker_is_replaced(service):
     while time.monotonic() < deadline and ((after := worker_pids(service)) == before or len(after) < 4):
         time.sleep(0.05)
     assert victim not in after and len(after) == 4
-    answers = [requests.get(service.url("/comments")).status_code for _ in range(20)]
+    answers = [requests.get(service.url("/comments"), timeout=10).status_code for _ in range(20)]
     assert answers == [200] * 20
 
 

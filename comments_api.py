@@ -1,0 +1,55 @@
+"""The public comments API: post a comment, list a thread, read one comment.
+
+Each view parses (payload.py), validates (comment.py) and calls the database (db.py); errors are
+raised as domain errors and rendered by errors.py.
+"""
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, jsonify, request
+
+import payload
+from comment import START, validate_new_comment
+from db import database
+from exceptions import InvalidInput, NotFound
+
+blueprint = Blueprint("comments", __name__)
+
+
+@blueprint.post("/comments")
+def create_comment():
+    payload.reject_query(request)
+    new = validate_new_comment(payload.read_body(request, current_app.config["MAX_CONTENT_LENGTH"]))
+    comment = database().add(new)
+    return jsonify(comment), 201, {"Location": f"/comments/{comment.id}"}
+
+
+@blueprint.get("/comments")
+def list_comments():
+    query = payload.read_list_query(request)
+    after = query.after if query.legacy_after_id is None else _legacy_position(query.legacy_after_id)
+    page = database().page(thread=query.thread, after=after, limit=query.limit, newest_first=query.newest_first)
+    # Where this page ends: ask from there for the next page now, or for new comments later.
+    end = payload.encode_cursor(page.last or after or START)
+    next_cursor = end if page.more else None
+    response = jsonify(comments=page.comments, next_cursor=next_cursor, poll_cursor=end)
+    if next_cursor:
+        response.headers["Link"] = f'</comments?{urlencode(query.link_params(next_cursor))}>; rel="next"'
+    return response
+
+
+@blueprint.get("/comments/<id:comment_id>")
+def get_comment(comment_id: int):
+    comment = database().get(comment_id)
+    if comment is None:
+        raise NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+    return jsonify(comment)
+
+
+def _legacy_position(comment_id: int):
+    position = database().position_of(comment_id)
+    if position is None:
+        raise InvalidInput(
+            "Some query parameters are invalid.", code="invalid_query", fields={"cursor": "points at no comment"}
+        )
+    return position

@@ -1,0 +1,87 @@
+"""Every error the service raises on purpose, in one place, with no HTTP or database imports.
+
+Each class names a kind of failure; `code` is the stable identifier clients see and `message`
+the sentence for people. errors.py is the one place that turns them into HTTP responses.
+"""
+
+
+class ServiceError(Exception):
+    code = "error"
+    message = "The request failed."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, fields: dict[str, str] | None = None):
+        self.message = message or self.message
+        self.code = code or self.code
+        self.fields = fields
+        super().__init__(self.message)
+
+
+# --- the client sent something wrong ---------------------------------------------------------
+
+
+class InvalidInput(ServiceError):
+    code = "bad_request"
+    message = "The request could not be understood."
+
+
+class ValidationError(InvalidInput):
+    """Client input is invalid; `fields` maps each bad field to what is wrong with it."""
+
+    code = "invalid_fields"
+    message = "Some fields are invalid."
+
+    def __init__(self, fields: dict[str, str]):
+        super().__init__(fields=fields)
+
+
+class ParentNotFound(InvalidInput):
+    code = "parent_not_found"
+    message = "The comment replied to does not exist in this thread."
+
+    def __init__(self):
+        super().__init__(fields={"parent_id": "names no comment in this thread"})
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+    message = "There is nothing at this address."
+
+
+class BodyTooLarge(ServiceError):
+    code = "body_too_large"
+    message = "The request body is larger than this service accepts."
+
+
+class UnsupportedMediaType(ServiceError):
+    code = "unsupported_media_type"
+    message = "Send application/json or application/x-www-form-urlencoded."
+
+
+# --- the service cannot answer right now --------------------------------------------------------
+
+
+class Unavailable(ServiceError):
+    """Temporary: the client should retry after `retry_after` seconds."""
+
+    retry_after = 1
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database could not be reached, did not answer in time, or cannot take writes."""
+
+    code = "database_unavailable"
+    message = "The database is unavailable; try again shortly."
+
+
+class SchemaNotReady(Unavailable):
+    """The tables the statements need are missing: migrations have not run."""
+
+    code = "schema_outdated"
+    message = "The database schema is not migrated: run migrate."
+
+
+class DatabaseMisconfigured(Unavailable):
+    """The database can be reached but is set up so that the service cannot use it safely."""
+
+    code = "database_misconfigured"
+    message = "The database is misconfigured."

@@ -1,0 +1,24 @@
+"""Liveness and readiness, for the platform that runs the service."""
+
+from flask import Blueprint, current_app
+
+from db import database
+from exceptions import SchemaNotReady
+
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/healthz")
+def healthz():
+    """Alive: never touches the database, so an outage does not get the process restarted."""
+    return {"status": "ok"}
+
+
+@blueprint.get("/readyz")
+def readyz():
+    """Ready: the database answers, takes writes, and has every migration this code needs."""
+    missing = current_app.extensions["schema_versions"] - database().applied_migrations()
+    if missing:
+        raise SchemaNotReady(f"{len(missing)} migration(s) pending: run migrate.")
+    database().check_writable()
+    return {"status": "ok"}
