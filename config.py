@@ -98,7 +98,7 @@ def from_environment(env: Mapping[str, str]) -> Config:
         bind_host=env.get("BIND_HOST", "").strip() or "0.0.0.0",
         port=_integer(env, "PORT", 5000, 1, 65535),
         # gthread workers, one per core with two threads each: the fastest shape measured on a
-        # 2-core machine (`pipenv run bench --sweep`), with keep-alive and slow-client tolerance.
+        # 2-core machine (`pipenv run bench --sweep`), with keep-alive.
         web_concurrency=_integer(env, "WEB_CONCURRENCY", cores, 1, 64),
         threads=_integer(env, "GUNICORN_THREADS", 2, 1, 64),
         log_level=_choice(env, "LOG_LEVEL", "info", LOG_LEVELS),

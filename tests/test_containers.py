@@ -18,6 +18,7 @@ import requests
 
 from embedded_postgres import free_port
 from tests.service import ROOT
+from tests.slowloris import Trickler
 
 pytestmark = pytest.mark.docker
 
@@ -116,8 +117,44 @@ def test_stack_comes_up_healthy_and_answers(stack, posted):
     assert requests.get(f"{stack.base}/readyz", timeout=10).status_code == 200
 
 
-def test_api_healthcheck_reports_healthy(stack):
+def test_api_and_proxy_healthchecks_report_healthy(stack):
     assert stack.state("api", "Health.Status") == "healthy"
+    assert stack.state("nginx", "Health.Status") == "healthy"
+
+
+def timed_get(url: str) -> tuple[int, float]:
+    started = time.monotonic()
+    response = requests.get(url, timeout=5)
+    return response.status_code, time.monotonic() - started
+
+
+def test_twenty_slow_clients_do_not_slow_anyone_else(stack, posted):
+    """Slowloris against the stack: nginx holds the trickling sockets, the API never sees them."""
+    with Trickler("127.0.0.1", stack.port, sockets=20, every=1.0, seconds=20) as slow:
+        time.sleep(3)  # every socket has sent a few header lines by now
+        answers = [timed_get(f"{stack.base}{path}") for path in ("/healthz", "/comments?thread=docker") * 3]
+        assert slow.opened == 20 and not slow.closed_after, "the slow sockets should still be open"
+    print(f"\nwith 20 slowloris sockets: {[round(seconds, 3) for _, seconds in answers]} s")
+    assert all(status == 200 for status, _ in answers)
+    assert all(seconds < 1.0 for _, seconds in answers)
+
+
+def test_the_api_sees_the_client_address_not_a_forged_one(stack):
+    forged = {"X-Forwarded-For": "203.0.113.66", "X-Request-ID": "forwarded-check"}
+    assert requests.get(f"{stack.base}/healthz", headers=forged, timeout=10).status_code == 200
+    time.sleep(0.5)
+    logs = stack.compose("logs", "api").stdout
+    (line,) = [json.loads(row.split("|", 1)[1]) for row in logs.splitlines() if "forwarded-check" in row]
+    assert line["remote_addr"] not in ("203.0.113.66", "", None)
+    assert line["remote_addr"] != "127.0.0.1"  # nginx's view of the client, not nginx itself
+
+
+def test_the_proxy_refuses_bodies_over_the_limit_in_json(stack):
+    response = requests.post(
+        f"{stack.base}/comments", data=b"x" * 200_000, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "body_too_large"
 
 
 def test_api_runs_as_a_non_root_user(stack):
