@@ -29,8 +29,9 @@ RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
 COPY --from=build /venv /venv
 WORKDIR /app
-COPY app.py comment.py comments_api.py config.py db.py errors.py exceptions.py gthread_deadline.py health.py \
-     json_provider.py logs.py middleware.py migrate.py openapi.py payload.py pool.py gunicorn.conf.py ./
+COPY app.py auth.py comment.py comments_api.py config.py counts.py db.py errors.py exceptions.py gthread_deadline.py \
+     health.py json_provider.py logs.py middleware.py migrate.py moderation.py openapi.py ownership.py payload.py \
+     pool.py rate_limits.py spam.py gunicorn.conf.py ./
 COPY migrations/ migrations/
 USER 10001:10001
 EXPOSE 5000

@@ -5,27 +5,34 @@ importing this module reads no configuration and opens nothing.
 """
 
 import functools
+import logging
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.routing import BaseConverter
 
 import comments_api
 import config
+import counts
 import errors
 import health
 import middleware
 import migrate
+import moderation
 import openapi
+import ownership
 from comment import parse_id
 from db import CommentDatabase
 from json_provider import OrjsonProvider
 
+log = logging.getLogger("comments.app")
+
 
 def create_app(settings: config.Config | None = None) -> Flask:
-    settings = settings or config.load_or_exit()
+    settings = settings or config.load_or_exit(need_secret=True)
+    settings.require_secret_key()
     app = Flask(__name__, static_folder=None)  # an API: no static files
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, DEBUG=settings.debug)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, DEBUG=settings.debug, SETTINGS=settings)
     app.json = OrjsonProvider(app)
     if settings.trusted_proxies:
         # Only the last N hops of X-Forwarded-For/-Proto were written by our own proxies.
@@ -44,21 +51,23 @@ def create_app(settings: config.Config | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     errors.register(app)
     middleware.register(app, settings.cors_origins)
-    for blueprint in (comments_api.blueprint, health.blueprint, openapi.blueprint):
-        app.register_blueprint(blueprint)
+    for feature in (comments_api, ownership, moderation, counts, health, openapi):
+        app.register_blueprint(feature.blueprint)
+    if not settings.admin_token:
+        log.info("admin API is off: set ADMIN_TOKEN (at least 32 characters) to turn it on")
     return app
 
 
 class IdConverter(BaseConverter):
-    """A comment id in a path: ASCII digits only (werkzeug's int also takes full-width digits), within bigint."""
+    """A comment id in a path: ASCII digits only (werkzeug's int also takes full-width digits).
+
+    Digits that are no valid id (0, or past bigint) become 0, which names no comment, so the
+    view answers 404. (Refusing them here would make werkzeug answer 405 for some methods.)"""
 
     regex = "[0-9]+"
 
     def to_python(self, value: str) -> int:
-        comment_id = parse_id(value)
-        if comment_id is None:
-            raise ValidationError()  # no route matches: 404
-        return comment_id
+        return parse_id(value) or 0
 
     def to_url(self, value: int) -> str:
         return str(value)

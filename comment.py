@@ -3,7 +3,7 @@
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from exceptions import ValidationError
@@ -11,7 +11,9 @@ from exceptions import ValidationError
 MAX_BIGINT = 2**63 - 1
 DEFAULT_THREAD = "default"
 FIELD_LIMITS = {"thread": 200, "name": 100, "comment": 10_000}
-ALLOWED_FIELDS = frozenset(("thread", "parent_id", "name", "comment"))
+ALLOWED_FIELDS = frozenset(("thread", "parent_id", "name", "comment", "website"))
+EDITABLE_FIELDS = frozenset(("name", "comment"))
+PUBLIC_STATUSES = ("published", "deleted")  # what anyone may see; deleted ones as tombstones
 # What trimming removes: whitespace, but not the C0/C1 controls that Python's str.strip() also
 # counts as whitespace (U+001C-U+001F, U+0085), which must be rejected, not silently dropped.
 TRIMMED = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\x1c\x1d\x1e\x1f\x85")
@@ -23,6 +25,13 @@ class NewComment:
     parent_id: int | None
     name: str
     comment: str
+    honeypot: bool = False  # the hidden `website` field was filled in: a bot
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    name: str | None
+    comment: str | None
 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs a setattr call per field, per row
@@ -30,11 +39,31 @@ class Comment:
     id: int
     thread: str
     parent_id: int | None
-    name: str
-    comment: str
+    name: str | None  # None once deleted
+    comment: str | None
+    status: str  # published, pending, rejected or deleted
     created_at: str  # RFC 3339, UTC, formatted by the database
+    edited_at: str | None
 
     # No to_json(): the JSON provider (orjson) serialises dataclasses field by field, in order.
+
+
+@dataclass(slots=True)
+class CreatedComment(Comment):
+    """The answer to a new comment: the only place its author's edit token is ever shown."""
+
+    edit_token: str
+
+    @classmethod
+    def of(cls, comment: Comment, edit_token: str) -> "CreatedComment":
+        return cls(*(getattr(comment, field.name) for field in fields(Comment)), edit_token)
+
+
+@dataclass(slots=True)
+class AdminComment(Comment):
+    """What moderators see: every status, and a pseudonym of the sender."""
+
+    client: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +165,27 @@ def validate_new_comment(data: Mapping[str, Any]) -> NewComment:
     parent_id = data.get("parent_id")
     if parent_id is not None and not is_id(parent_id):
         errors["parent_id"] = "must be null or a positive integer id"
+    website = data.get("website", "")
+    if not isinstance(website, str):
+        errors["website"] = "must be a string"
     if errors:
         raise ValidationError(errors)
-    return NewComment(thread=thread, parent_id=parent_id, name=name, comment=comment)
+    return NewComment(thread=thread, parent_id=parent_id, name=name, comment=comment, honeypot=bool(website))
+
+
+def validate_edit(data: Mapping[str, Any]) -> Edit:
+    """An author's change: `name` and/or `comment`, with the same rules as on creation."""
+    errors = {field: "is not allowed" for field in data if field not in EDITABLE_FIELDS}
+    if not errors and not data:
+        errors["comment"] = "is required (or name)"
+    data = dict(data)
+    if isinstance(data.get("comment"), str):
+        data["comment"] = data["comment"].replace("\r\n", "\n")
+    name = comment = None
+    if "name" in data:
+        name = _text_field(data, "name", errors, trim=True)
+    if "comment" in data:
+        comment = _text_field(data, "comment", errors, trim=True, controls=CONTROL_EXCEPT_NEWLINE_TAB)
+    if errors:
+        raise ValidationError(errors)
+    return Edit(name=name, comment=comment)

@@ -8,8 +8,10 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, request
 
+import auth
 import payload
-from comment import START, validate_new_comment
+import spam
+from comment import START, CreatedComment, validate_new_comment
 from db import database
 from exceptions import InvalidInput, NotFound
 
@@ -20,8 +22,15 @@ blueprint = Blueprint("comments", __name__)
 def create_comment():
     payload.reject_query(request)
     new = validate_new_comment(payload.read_body(request, current_app.config["MAX_CONTENT_LENGTH"]))
-    comment = database().add(new)
-    return jsonify(comment), 201, {"Location": f"/comments/{comment.id}"}
+    settings = current_app.config["SETTINGS"]
+    status = spam.status_for_new(
+        honeypot=new.honeypot, text=new.comment, moderation=settings.moderation, max_links=settings.max_links
+    )
+    token, token_hash = auth.new_edit_token()
+    client = auth.client_fingerprint(settings.secret_key, request.remote_addr)
+    comment = database().add(new, status=status, token_hash=token_hash, client=client, limit=settings.rate_limit_posts)
+    comment.status = spam.status_shown_to_author(comment.status)
+    return jsonify(CreatedComment.of(comment, token)), 201, {"Location": f"/comments/{comment.id}"}
 
 
 @blueprint.get("/comments")

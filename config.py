@@ -16,6 +16,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # character can take 12 bytes on the wire (outside the BMP: "%F0%9F%98%80" in a form,
 # "\ud83d\ude00" in JSON), so 128 KiB is both the default and the smallest limit allowed.
 MIN_BODY_BYTES = 128 * 1024
+MIN_SECRET_LENGTH = 32
+RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600}
 
 
 class ConfigError(ValueError):
@@ -38,6 +40,12 @@ class Config:
     graceful_timeout: int
     cors_origins: tuple[str, ...]
     trusted_proxies: int
+    secret_key: str | None
+    admin_token: str | None
+    edit_window_seconds: int
+    moderation: str
+    rate_limit_posts: tuple[int, int] | None  # (posts, seconds), or None when off
+    max_links: int
     debug: bool
 
     def require_database_url(self) -> str:
@@ -47,6 +55,14 @@ class Config:
                 "e.g. postgresql://user:password@localhost:5432/comments"
             )
         return self.database_url
+
+    def require_secret_key(self) -> str:
+        if not self.secret_key:
+            raise ConfigError(
+                f"SECRET_KEY is not set: give a random secret of at least {MIN_SECRET_LENGTH} characters,"
+                " e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return self.secret_key
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -82,6 +98,25 @@ def _database_url(env: Mapping[str, str]) -> str | None:
     return url or None
 
 
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    if value and len(value) < MIN_SECRET_LENGTH:
+        # Never echo the value.
+        raise ConfigError(f"{name} must be at least {MIN_SECRET_LENGTH} characters long")
+    return value or None
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> tuple[int, int] | None:
+    """'N/second', 'N/minute', 'N/hour' -> (N, seconds), or 'off' -> None."""
+    raw = env.get(name, "").strip().lower() or default
+    if raw == "off":
+        return None
+    count, _, period = raw.partition("/")
+    if not (count.isascii() and count.isdigit() and 1 <= int(count) <= 1_000_000 and period in RATE_PERIODS):
+        raise ConfigError(f"{name}={raw!r} must be N/second, N/minute, N/hour (N from 1 to 1000000) or off")
+    return int(count), RATE_PERIODS[period]
+
+
 def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     origins = tuple(o.strip().rstrip("/") for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
     for origin in origins:
@@ -111,6 +146,12 @@ def from_environment(env: Mapping[str, str]) -> Config:
         cors_origins=_origins(env),
         # How many reverse proxies in front append to X-Forwarded-For; 0 trusts no forwarded header.
         trusted_proxies=_integer(env, "TRUSTED_PROXIES", 0, 0, 10),
+        secret_key=_secret(env, "SECRET_KEY"),
+        admin_token=_secret(env, "ADMIN_TOKEN"),
+        edit_window_seconds=_integer(env, "EDIT_WINDOW_SECONDS", 900, 0, 30 * 86400),
+        moderation=_choice(env, "MODERATION", "off", ("off", "pre")),
+        rate_limit_posts=_rate(env, "RATE_LIMIT_POSTS", "5/minute"),
+        max_links=_integer(env, "MAX_LINKS", 3, 0, 1000),
         debug=_flag(env, "FLASK_DEBUG"),
     )
 
@@ -121,12 +162,14 @@ def load() -> Config:
     return from_environment(os.environ)
 
 
-def load_or_exit(*, need_database: bool = True) -> Config:
+def load_or_exit(*, need_database: bool = True, need_secret: bool = False) -> Config:
     """Like load(), but a bad setting ends the process with one line naming it."""
     try:
         config = load()
         if need_database:
             config.require_database_url()
+        if need_secret:
+            config.require_secret_key()
         return config
     except ConfigError as error:
         sys.stderr.write(f"configuration error: {error}\n")

@@ -10,6 +10,8 @@ parses and plans each query once per connection instead of once per request.
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from itertools import product
 
@@ -17,21 +19,33 @@ import psycopg2
 import psycopg2.errors
 from flask import current_app
 
-from comment import Comment, NewComment, Position
-from exceptions import DatabaseMisconfigured, DatabaseUnavailable, ParentNotFound, SchemaNotReady
+import rate_limits
+from comment import PUBLIC_STATUSES, Comment, NewComment, Position
+from exceptions import (
+    Conflict,
+    DatabaseMisconfigured,
+    DatabaseUnavailable,
+    ParentNotFound,
+    RateLimited,
+    SchemaNotReady,
+)
 from pool import ConnectionPool, PoolTimeout
+from spam import DUPLICATE_WINDOW
 
 # Formatting in SQL hands Python a ready RFC 3339 string instead of a datetime to convert.
-_COLUMNS = (
-    "id, thread, parent_id, name, comment, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+_RFC3339 = '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''
+COLUMNS = (
+    "id, thread, parent_id, name, comment, status,"
+    f" to_char(created_at AT TIME ZONE 'UTC', {_RFC3339}), to_char(edited_at AT TIME ZONE 'UTC', {_RFC3339})"
 )
+_PUBLIC = f"status IN {PUBLIC_STATUSES}"
 # Transactions below this id have finished for every snapshot: see migrations/0002.
 _SETTLED = "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
 def _page_sql(by_thread: bool, after: bool, newest_first: bool) -> str:
     """One keyset-paging query over the (thread, txid, id) or (txid, id) index."""
-    conditions, n = [_SETTLED], 0
+    conditions, n = [_SETTLED, _PUBLIC], 0
     if by_thread:
         n += 1
         conditions.append(f"thread = ${n}")
@@ -40,7 +54,7 @@ def _page_sql(by_thread: bool, after: bool, newest_first: bool) -> str:
         n += 2
     direction = "DESC" if newest_first else "ASC"
     return (
-        f"SELECT {_COLUMNS}, txid FROM comments WHERE {' AND '.join(conditions)}"
+        f"SELECT {COLUMNS}, txid FROM comments WHERE {' AND '.join(conditions)}"
         f" ORDER BY txid {direction}, id {direction} LIMIT ${n + 1}"
     )
 
@@ -51,16 +65,48 @@ def _page_name(by_thread: bool, after: bool, newest_first: bool) -> str:
     )
 
 
-STATEMENTS = {
-    "insert_comment": (
-        f"INSERT INTO comments (thread, parent_id, name, comment) VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}"
+def _insert_sql(limited: bool) -> str:
+    """A new comment, admitted in one statement (one round trip, one commit): the rate limit
+    (rate_limits.py), the duplicate rule (spam.py) and a visible parent, then the insert.
+    Always answers one row: allowed, duplicate, parent visible, then the comment or NULLs.
+
+    $1 thread, $2 parent_id, $3 name, $4 comment, $5 status, $6 edit token hash, $7 client,
+    $8 seconds per post, $9 period in seconds."""
+    limiter = rate_limits.LIMITER_CTE if limited else rate_limits.UNLIMITED_CTE
+    limiter = limiter.replace("$client", "$7").replace("$interval", "$8").replace("$period", "$9")
+    return f"""WITH {limiter},
+    duplicate AS (
+        SELECT 1 FROM comments WHERE client = $7 AND thread = $1 AND comment = $4
+        AND created_at > now() - interval '{DUPLICATE_WINDOW}' LIMIT 1
     ),
-    "select_comment": f"SELECT {_COLUMNS} FROM comments WHERE id = $1",
+    parent AS (
+        SELECT $2 IS NULL OR EXISTS (
+            SELECT 1 FROM comments WHERE id = $2 AND thread = $1 AND status = 'published'
+        ) AS visible
+    ),
+    inserted AS (
+        INSERT INTO comments (thread, parent_id, name, comment, status, edit_token_hash, client)
+        SELECT $1, $2, $3, $4, $5, $6, $7
+        WHERE EXISTS (SELECT FROM allowed) AND NOT EXISTS (SELECT FROM duplicate) AND (SELECT visible FROM parent)
+        RETURNING {COLUMNS}
+    )
+    SELECT EXISTS (SELECT FROM allowed), EXISTS (SELECT FROM duplicate), (SELECT visible FROM parent), inserted.*
+    FROM (SELECT) AS one LEFT JOIN inserted ON true"""
+
+
+STATEMENTS = {
+    "insert_limited": _insert_sql(limited=True),
+    "insert_unlimited": _insert_sql(limited=False),
+    "select_comment": f"SELECT {COLUMNS} FROM comments WHERE id = $1 AND {_PUBLIC}",
     "select_position": "SELECT txid, id FROM comments WHERE id = $1",
     **{_page_name(*variant): _page_sql(*variant) for variant in product((False, True), repeat=3)},
 }
 # Run on every new connection: prepare all statements, and report what the service relies on.
-_PREPARE = ";".join(f"PREPARE {name} AS {sql}" for name, sql in STATEMENTS.items())
+# Declared where PostgreSQL could not infer them (a parameter the unlimited insert never uses).
+_PARAMETER_TYPES = dict.fromkeys(
+    ("insert_limited", "insert_unlimited"), "(text, bigint, text, text, text, bytea, text, float8, int)"
+)
+_PREPARE = ";".join(f"PREPARE {name} {_PARAMETER_TYPES.get(name, '')} AS {sql}" for name, sql in STATEMENTS.items())
 _SERVER_ENCODING = "SELECT current_setting('server_encoding')"
 # Not prepared: schema_migrations may not exist yet, and /readyz is no hot path.
 _APPLIED_MIGRATIONS = "SELECT version FROM schema_migrations"
@@ -100,11 +146,28 @@ class CommentDatabase:
         self._pool_pid = None
         self._pool_lock = threading.Lock()
 
-    def add(self, new: NewComment) -> Comment:
+    def add(
+        self, new: NewComment, *, status: str, token_hash: bytes, client: str, limit: tuple[int, int] | None
+    ) -> Comment:
+        """Store a new comment, unless its client is over the limit (RateLimited), it repeats the
+        client's recent comment in this thread (Conflict), or its parent is not visible."""
+        interval, period = rate_limits.interval_and_period(limit) if limit else (0.0, 0)
+        params = (new.thread, new.parent_id, new.name, new.comment, status, token_hash, client, interval, period)
         try:
-            row = self._execute("insert_comment", (new.thread, new.parent_id, new.name, new.comment), one=True)
-        except psycopg2.errors.ForeignKeyViolation:
+            allowed, duplicate, parent_visible, *row = self._execute(
+                "insert_limited" if limit else "insert_unlimited", params, one=True
+            )
+        except psycopg2.errors.ForeignKeyViolation:  # the parent was erased meanwhile
             raise ParentNotFound() from None
+        if not allowed:
+            (retry_after,) = self._run(rate_limits.RETRY_AFTER, (interval, period, client), one=True) or (1,)
+            raise RateLimited(retry_after)
+        if duplicate:
+            raise Conflict("You already posted this comment here.", code="duplicate_comment")
+        if not parent_visible:
+            raise ParentNotFound()
+        if limit and rate_limits.should_prune():
+            self._run(rate_limits.PRUNE, (), rows=False)
         return Comment(*row)
 
     def get(self, comment_id: int) -> Comment | None:
@@ -137,6 +200,31 @@ class CommentDatabase:
             return set()
         return {version for (version,) in rows}
 
+    def query(self, sql: str, params: tuple = (), *, one: bool = False):
+        """Run one statement (autocommit) for a feature module; psycopg2 placeholders (%s)."""
+        return self._run(sql, params, one=one)
+
+    @contextmanager
+    def transaction(self) -> Iterator["psycopg2.extensions.cursor"]:
+        """A cursor inside one transaction, committed when the block ends, rolled back on error."""
+        pool = self._get_pool()
+        with _database_errors():
+            conn = pool.acquire()
+        try:
+            with _database_errors():
+                conn.autocommit = False
+                with conn.cursor() as cursor:
+                    yield cursor
+                conn.commit()
+        except BaseException:
+            with suppress(psycopg2.Error):
+                conn.rollback()
+            raise
+        finally:
+            if not conn.closed:
+                conn.autocommit = True
+            pool.release(conn)
+
     def check_writable(self) -> None:
         """Raise DatabaseUnavailable when the server would refuse writes (a standby, read-only)."""
         ((read_only,),) = self._run(_READ_ONLY, ())
@@ -151,18 +239,18 @@ class CommentDatabase:
         placeholders = ", ".join(["%s"] * len(params))
         return self._run(f"EXECUTE {name} ({placeholders})", params, one=one)
 
-    def _run(self, sql: str, params: tuple, *, one: bool = False):
+    def _run(self, sql: str, params: tuple, *, one: bool = False, rows: bool = True):
         pool = self._get_pool()
-        try:
+        with _database_errors():
             conn = pool.acquire()
             try:
                 with conn.cursor() as cursor:
                     cursor.execute(sql, params)
+                    if not rows:
+                        return None
                     return cursor.fetchone() if one else cursor.fetchall()
             finally:
                 pool.release(conn)
-        except (psycopg2.OperationalError, psycopg2.InterfaceError, PoolTimeout, *_READ_ONLY_ERRORS) as error:
-            raise DatabaseUnavailable() from error
 
     def _connect(self):
         conn = psycopg2.connect(**self._connect_kwargs)
@@ -190,6 +278,59 @@ class CommentDatabase:
                     self._pool = ConnectionPool(self._connect, self._pool_size, self._pool_timeout)
                     self._pool_pid = os.getpid()
         return self._pool
+
+
+@contextmanager
+def _database_errors():
+    """A database that cannot be reached, answer, or write is unavailable, not a bug."""
+    try:
+        yield
+    except (psycopg2.OperationalError, psycopg2.InterfaceError, PoolTimeout, *_READ_ONLY_ERRORS) as error:
+        raise DatabaseUnavailable() from error
+
+
+def erase(cursor, comment_id: int) -> str | None:
+    """Delete a comment's words for good, inside the caller's transaction; returns its status
+    before, or None if there is no such comment (or it was already erased).
+
+    With replies it stays as a tombstone (status deleted, name and comment NULL) so the thread
+    keeps its shape; without, the row goes, and so does any tombstone ancestor left with no
+    replies. The row lock makes a racing reply either wait and then find its parent gone, or
+    commit first and be seen here, which keeps the tombstone."""
+    cursor.execute(
+        "SELECT parent_id, status FROM comments WHERE id = %s AND status <> 'deleted' FOR UPDATE", (comment_id,)
+    )
+    found = cursor.fetchone()
+    if found is None:
+        return None
+    parent_id, status = found
+    if _erase_one(cursor, comment_id) == "gone":
+        while parent_id is not None:
+            cursor.execute(_LONELY_TOMBSTONE, (parent_id,))
+            row = cursor.fetchone()
+            if row is None:
+                break
+            cursor.execute("DELETE FROM comments WHERE id = %s", (parent_id,))
+            parent_id = row[0]
+    return status
+
+
+# A deleted ancestor that no longer has replies: returns its own parent_id.
+_LONELY_TOMBSTONE = """SELECT parent_id FROM comments c WHERE id = %s AND status = 'deleted'
+    AND NOT EXISTS (SELECT 1 FROM comments r WHERE r.parent_id = c.id) FOR UPDATE"""
+
+
+def _erase_one(cursor, comment_id: int) -> str:
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM comments WHERE parent_id = %s)", (comment_id,))
+    (has_replies,) = cursor.fetchone()
+    if has_replies:
+        cursor.execute(
+            "UPDATE comments SET status = 'deleted', name = NULL, comment = NULL, edit_token_hash = NULL WHERE id = %s",
+            (comment_id,),
+        )
+        return "tombstone"
+    cursor.execute("DELETE FROM comments WHERE id = %s", (comment_id,))
+    return "gone"
 
 
 def encoding_problem(encoding: str) -> str:

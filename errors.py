@@ -15,9 +15,13 @@ log = logging.getLogger("comments.errors")
 
 STATUS = {
     err.InvalidInput: 400,
+    err.Unauthorized: 401,
+    err.Forbidden: 403,
     err.NotFound: 404,
+    err.Conflict: 409,
     err.BodyTooLarge: 413,
     err.UnsupportedMediaType: 415,
+    err.RateLimited: 429,
     err.Unavailable: 503,
 }
 
@@ -50,7 +54,10 @@ def register(app: Flask) -> None:
         response = error_response(status_of(error), error.code, error.message, error.fields)
         if isinstance(error, err.Unavailable):
             log.warning("unavailable", extra={"code": error.code, "reason": str(error.__cause__ or error)})
+        if isinstance(error, err.Unavailable | err.RateLimited):
             response.headers["Retry-After"] = str(error.retry_after)
+        if isinstance(error, err.Unauthorized):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="comments"'
         return response
 
     @app.errorhandler(HTTPException)

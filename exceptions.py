@@ -42,6 +42,32 @@ class ParentNotFound(InvalidInput):
         super().__init__(fields={"parent_id": "names no comment in this thread"})
 
 
+class Unauthorized(ServiceError):
+    """No credentials, malformed ones, or wrong ones: all refused alike."""
+
+    code = "invalid_token"
+    message = "A valid bearer token is required."
+
+
+class Forbidden(ServiceError):
+    code = "forbidden"
+    message = "This is not allowed."
+
+
+class Conflict(ServiceError):
+    code = "conflict"
+    message = "The request conflicts with the current state."
+
+
+class RateLimited(ServiceError):
+    code = "rate_limited"
+    message = "Too many comments from this address; try again later."
+
+    def __init__(self, retry_after: int):
+        super().__init__()
+        self.retry_after = retry_after
+
+
 class NotFound(ServiceError):
     code = "not_found"
     message = "There is nothing at this address."

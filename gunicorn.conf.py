@@ -22,7 +22,7 @@ class _AppLogsRequests(Logger):
         pass
 
 
-settings = load_or_exit()
+settings = load_or_exit(need_secret=True)
 
 bind = [f"{settings.bind_host}:{settings.port}"]
 workers = settings.web_concurrency

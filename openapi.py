@@ -47,7 +47,25 @@ _NEW_COMMENT = {
         "parent_id": {"oneOf": [ID, {"type": "null"}], "description": "The comment replied to, in the same thread."},
         "name": _trimmed_text(FIELD_LIMITS["name"], "Author's name; surrounding whitespace is trimmed."),
         "comment": _trimmed_text(FIELD_LIMITS["comment"], "The text; newlines and tabs are allowed."),
+        "website": {"type": "string", "description": "A honeypot: leave it empty (widgets hide it from people)."},
     },
+}
+
+_EDIT = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {
+        "name": _NEW_COMMENT["properties"]["name"],
+        "comment": _NEW_COMMENT["properties"]["comment"],
+    },
+}
+
+_DECISION = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["status"],
+    "properties": {"status": {"type": "string", "enum": ["published", "rejected"]}},
 }
 
 _FORM_COMMENT = {
@@ -55,17 +73,51 @@ _FORM_COMMENT = {
     "properties": {**_NEW_COMMENT["properties"], "parent_id": {"type": "string", "pattern": "^[0-9]{0,19}$"}},
 }
 
+_TIME = {"type": "string", "format": "date-time", "pattern": "Z$"}
+_COMMENT_PROPERTIES = {
+    "id": ID,
+    "thread": _text(FIELD_LIMITS["thread"], "What is being discussed."),
+    "parent_id": {"oneOf": [ID, {"type": "null"}]},
+    "name": {
+        "oneOf": [_text(FIELD_LIMITS["name"], "Author's name."), {"type": "null"}],
+        "description": "null once deleted.",
+    },
+    "comment": {
+        "oneOf": [_text(FIELD_LIMITS["comment"], "The text."), {"type": "null"}],
+        "description": "null once deleted.",
+    },
+    "status": {
+        "type": "string",
+        "enum": ["published", "pending", "rejected", "deleted"],
+        "description": "The public sees published comments and deleted ones (tombstones that keep a thread's shape).",
+    },
+    "created_at": _TIME,
+    "edited_at": {"oneOf": [_TIME, {"type": "null"}], "description": "When its author last changed it."},
+}
 _COMMENT = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["id", "thread", "parent_id", "name", "comment", "created_at"],
+    "required": list(_COMMENT_PROPERTIES),
+    "properties": _COMMENT_PROPERTIES,
+}
+_CREATED_COMMENT = {
+    **_COMMENT,
+    "required": [*_COMMENT["required"], "edit_token"],
     "properties": {
-        "id": ID,
-        "thread": _text(FIELD_LIMITS["thread"], "What is being discussed."),
-        "parent_id": {"oneOf": [ID, {"type": "null"}]},
-        "name": _text(FIELD_LIMITS["name"], "Author's name."),
-        "comment": _text(FIELD_LIMITS["comment"], "The text."),
-        "created_at": {"type": "string", "format": "date-time", "pattern": "Z$"},
+        **_COMMENT_PROPERTIES,
+        "edit_token": {
+            "type": "string",
+            "minLength": 22,
+            "description": "Shown only here: send as `Authorization: Bearer` to edit or delete within the edit window.",
+        },
+    },
+}
+_ADMIN_COMMENT = {
+    **_COMMENT,
+    "required": [*_COMMENT["required"], "client"],
+    "properties": {
+        **_COMMENT_PROPERTIES,
+        "client": {"type": ["string", "null"], "description": "A pseudonym (HMAC) of the sender's address."},
     },
 }
 
@@ -84,6 +136,23 @@ _PAGE = {
             "description": "Where this page ends, on every page: pass as `cursor` later to get only what came since.",
         },
     },
+}
+
+_ADMIN_PAGE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["comments", "next_cursor"],
+    "properties": {
+        "comments": {"type": "array", "items": _ref("AdminComment")},
+        "next_cursor": {"type": ["string", "null"]},
+    },
+}
+
+_COUNTS = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["counts"],
+    "properties": {"counts": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}},
 }
 
 _ERROR = {
@@ -112,6 +181,16 @@ _PARAMETERS = [
         "description": "`next_cursor` or `poll_cursor` of an earlier page, as given.",
     },
 ]
+
+_COMMENT_ID = [{"name": "comment_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_BEARER = [{"bearer": []}]
+_NO_CONTENT = {"description": "Done."}
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait."}}
+
+
+def _json_body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
 
 DOCUMENT = {
     "openapi": "3.1.0",
@@ -144,13 +223,15 @@ DOCUMENT = {
                 },
                 "responses": {
                     "201": _json(
-                        _ref("Comment"),
-                        "Stored.",
+                        _ref("CreatedComment"),
+                        "Stored, as published or (status pending) waiting for a moderator.",
                         {"Location": {"schema": {"type": "string"}, "description": "/comments/{id}"}},
                     ),
                     "400": _error("BadRequest"),
+                    "409": _error("Conflict"),
                     "413": _error("TooLarge"),
                     "415": _error("UnsupportedMediaType"),
+                    "429": _error("RateLimited"),
                     "503": _error("Unavailable"),
                 },
             },
@@ -158,14 +239,128 @@ DOCUMENT = {
         "/comments/{comment_id}": {
             "get": {
                 "operationId": "getComment",
-                "summary": "One comment by id.",
-                "parameters": [{"name": "comment_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "summary": "One comment by id (published, or a tombstone).",
+                "parameters": _COMMENT_ID,
                 "responses": {
                     "200": _json(_ref("Comment"), "The comment."),
                     "404": _error("NotFound"),
                     "503": _error("Unavailable"),
                 },
+            },
+            "patch": {
+                "operationId": "editComment",
+                "summary": "The author changes name and/or comment, with the edit token, within the edit window.",
+                "parameters": _COMMENT_ID,
+                "security": _BEARER,
+                "requestBody": _json_body(_ref("Edit")),
+                "responses": {
+                    "200": _json(_ref("Comment"), "Changed; edited_at is set."),
+                    "400": _error("BadRequest"),
+                    "401": _error("Unauthorized"),
+                    "403": _error("Forbidden"),
+                    "404": _error("NotFound"),
+                    "413": _error("TooLarge"),
+                    "415": _error("UnsupportedMediaType"),
+                    "503": _error("Unavailable"),
+                },
+            },
+            "delete": {
+                "operationId": "deleteComment",
+                "summary": "The author erases the comment (a tombstone if it has replies), within the edit window.",
+                "parameters": _COMMENT_ID,
+                "security": _BEARER,
+                "responses": {
+                    "204": _NO_CONTENT,
+                    "400": _error("BadRequest"),
+                    "401": _error("Unauthorized"),
+                    "403": _error("Forbidden"),
+                    "404": _error("NotFound"),
+                    "503": _error("Unavailable"),
+                },
+            },
+        },
+        "/counts": {
+            "get": {
+                "operationId": "countComments",
+                "summary": "Published comments per thread.",
+                "parameters": [
+                    {
+                        "name": "thread",
+                        "in": "query",
+                        "required": True,
+                        "style": "form",
+                        "explode": True,
+                        "schema": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 100,
+                            "items": _text(FIELD_LIMITS["thread"], "A thread."),
+                        },
+                    }
+                ],
+                "responses": {
+                    "200": _json(_ref("Counts"), "A count for every thread asked for."),
+                    "400": _error("BadRequest"),
+                    "503": _error("Unavailable"),
+                },
             }
+        },
+        "/admin/comments": {
+            "get": {
+                "operationId": "adminListComments",
+                "summary": "Every comment, newest first, of any status; keyset-paged.",
+                "security": _BEARER,
+                "parameters": [
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["published", "pending", "rejected", "deleted"]},
+                    },
+                    *[p for p in _PARAMETERS if p["name"] != "order"],
+                ],
+                "responses": {
+                    "200": _json(
+                        _ref("AdminCommentPage"),
+                        "A page of comments.",
+                        {"Link": {"schema": {"type": "string"}, "description": 'rel="next" when there is more.'}},
+                    ),
+                    "400": _error("BadRequest"),
+                    "401": _error("Unauthorized"),
+                    "503": _error("Unavailable"),
+                },
+            }
+        },
+        "/admin/comments/{comment_id}": {
+            "patch": {
+                "operationId": "moderateComment",
+                "summary": "Publish or reject a comment.",
+                "security": _BEARER,
+                "parameters": _COMMENT_ID,
+                "requestBody": _json_body(_ref("Decision")),
+                "responses": {
+                    "200": _json(_ref("AdminComment"), "Decided."),
+                    "400": _error("BadRequest"),
+                    "401": _error("Unauthorized"),
+                    "404": _error("NotFound"),
+                    "409": _error("Conflict"),
+                    "413": _error("TooLarge"),
+                    "415": _error("UnsupportedMediaType"),
+                    "503": _error("Unavailable"),
+                },
+            },
+            "delete": {
+                "operationId": "eraseComment",
+                "summary": "Erase a comment at any age (a tombstone if it has replies).",
+                "security": _BEARER,
+                "parameters": _COMMENT_ID,
+                "responses": {
+                    "204": _NO_CONTENT,
+                    "400": _error("BadRequest"),
+                    "401": _error("Unauthorized"),
+                    "404": _error("NotFound"),
+                    "503": _error("Unavailable"),
+                },
+            },
         },
         "/healthz": {
             "get": {
@@ -193,6 +388,12 @@ DOCUMENT = {
         "schemas": {
             "NewComment": _NEW_COMMENT,
             "Comment": _COMMENT,
+            "CreatedComment": _CREATED_COMMENT,
+            "AdminComment": _ADMIN_COMMENT,
+            "AdminCommentPage": _ADMIN_PAGE,
+            "Edit": _EDIT,
+            "Decision": _DECISION,
+            "Counts": _COUNTS,
             "CommentPage": _PAGE,
             "Error": _ERROR,
             "Status": {
@@ -206,6 +407,9 @@ DOCUMENT = {
             for name, description in {
                 "BadRequest": "Invalid input; `fields` says which.",
                 "NotFound": "No such comment or address.",
+                "Unauthorized": "Missing, malformed or wrong bearer token (code invalid_token).",
+                "Forbidden": "Not allowed now: the edit window is over (code edit_window_closed).",
+                "Conflict": "A duplicate of the client's recent comment, or a deleted comment to moderate.",
                 "TooLarge": "The body is over MAX_BODY_BYTES.",
                 "UnsupportedMediaType": "Neither JSON nor an urlencoded form.",
                 "Unavailable": (
@@ -214,6 +418,20 @@ DOCUMENT = {
                     " cannot be used as configured (database_misconfigured)."
                 ),
             }.items()
+        }
+        | {
+            "RateLimited": {
+                "description": "Over RATE_LIMIT_POSTS for this client (code rate_limited).",
+                "headers": _RETRY_AFTER,
+                "content": {"application/json": {"schema": _ref("Error")}},
+            }
+        },
+        "securitySchemes": {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A comment's edit_token (author routes) or ADMIN_TOKEN (/admin routes).",
+            }
         },
     },
 }

@@ -18,6 +18,9 @@ LIMIT_RANGE = (1, 100)
 DEFAULT_LIMIT = 20
 ORDERS = ("oldest", "newest")
 LIST_PARAMS = frozenset(("thread", "limit", "order", "cursor"))
+ADMIN_LIST_PARAMS = frozenset(("status", "thread", "limit", "cursor"))
+STATUSES = ("published", "pending", "rejected", "deleted")
+MAX_COUNT_THREADS = 100
 READ_STEP = 16384
 
 
@@ -28,6 +31,13 @@ def read_body(request: Request, limit: int) -> dict:
         raise UnsupportedMediaType()
     raw = read_raw_body(request, limit)
     return _parse_json(raw) if mimetype == JSON_TYPE else _parse_form(raw)
+
+
+def read_json_body(request: Request, limit: int) -> dict:
+    """A JSON object body (the only kind PATCH takes)."""
+    if request.mimetype != JSON_TYPE:
+        raise UnsupportedMediaType("Send application/json.")
+    return _parse_json(read_raw_body(request, limit))
 
 
 def read_raw_body(request: Request, limit: int) -> bytes:
@@ -139,21 +149,8 @@ class ListQuery:
 
 def read_list_query(request: Request) -> ListQuery:
     """GET /comments query parameters, every one checked."""
-    args = _urlencoded(request.query_string)
-    if args is None:
-        raise InvalidInput("The query string is not valid UTF-8 urlencoded data.", code="invalid_query")
-    errors = {}
-    for key, values in args.items():
-        if key not in LIST_PARAMS:
-            errors[key] = "is not a known parameter"
-        elif len(values) > 1:
-            errors[key] = "must be given only once"
-    args = {key: values[0] for key, values in args.items()}
-    thread = args.get("thread")
-    if thread is not None:
-        thread = normalize(thread)
-        if problem := text_problem(thread, FIELD_LIMITS["thread"]):
-            errors["thread"] = problem
+    args, errors = _single_values(request, LIST_PARAMS)
+    thread = _thread(args.get("thread"), errors)
     limit = _limit(args.get("limit"), errors)
     order = args.get("order", "oldest")
     if order not in ORDERS:
@@ -164,9 +161,79 @@ def read_list_query(request: Request) -> ListQuery:
         legacy = decode_legacy_cursor(args["cursor"]) if after is None else None
         if after is None and legacy is None:
             errors["cursor"] = "is not a cursor this service gave out"
+    _raise_if(errors)
+    return ListQuery(thread, limit, order == "newest", after, legacy)
+
+
+@dataclass(frozen=True)
+class AdminListQuery:
+    status: str | None
+    thread: str | None
+    limit: int
+    before: Position | None
+
+    def link_params(self, next_cursor: str) -> dict[str, str]:
+        given = {"status": self.status, "thread": self.thread, "limit": str(self.limit), "cursor": next_cursor}
+        return {key: value for key, value in given.items() if value is not None}
+
+
+def read_admin_list_query(request: Request) -> AdminListQuery:
+    """GET /admin/comments query parameters: newest first, optionally one status and thread."""
+    args, errors = _single_values(request, ADMIN_LIST_PARAMS)
+    status = args.get("status")
+    if status is not None and status not in STATUSES:
+        errors["status"] = f"must be one of: {', '.join(STATUSES)}"
+    thread = _thread(args.get("thread"), errors)
+    limit = _limit(args.get("limit"), errors)
+    before = None
+    if "cursor" in args and (before := decode_cursor(args["cursor"])) is None:
+        errors["cursor"] = "is not a cursor this service gave out"
+    _raise_if(errors)
+    return AdminListQuery(status, thread, limit, before)
+
+
+def read_count_query(request: Request) -> list[str]:
+    """GET /counts: 1 to 100 `thread` parameters, each normalised, repeats ignored."""
+    args = _urlencoded(request.query_string)
+    if args is None:
+        raise InvalidInput("The query string is not valid UTF-8 urlencoded data.", code="invalid_query")
+    errors = {key: "is not a known parameter" for key in args if key != "thread"}
+    threads = list(dict.fromkeys(normalize(thread) for thread in args.get("thread", [])))
+    if not 1 <= len(threads) <= MAX_COUNT_THREADS:
+        errors["thread"] = f"must be given 1 to {MAX_COUNT_THREADS} times"
+    for thread in threads:
+        if problem := text_problem(thread, FIELD_LIMITS["thread"]):
+            errors["thread"] = problem
+    _raise_if(errors)
+    return threads
+
+
+def _single_values(request: Request, known: frozenset[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The query's parameters, each given at most once; and the errors found so far."""
+    args = _urlencoded(request.query_string)
+    if args is None:
+        raise InvalidInput("The query string is not valid UTF-8 urlencoded data.", code="invalid_query")
+    errors = {}
+    for key, values in args.items():
+        if key not in known:
+            errors[key] = "is not a known parameter"
+        elif len(values) > 1:
+            errors[key] = "must be given only once"
+    return {key: values[0] for key, values in args.items()}, errors
+
+
+def _thread(raw: str | None, errors: dict) -> str | None:
+    if raw is None:
+        return None
+    thread = normalize(raw)
+    if problem := text_problem(thread, FIELD_LIMITS["thread"]):
+        errors["thread"] = problem
+    return thread
+
+
+def _raise_if(errors: dict[str, str]) -> None:
     if errors:
         raise InvalidInput("Some query parameters are invalid.", code="invalid_query", fields=errors)
-    return ListQuery(thread, limit, order == "newest", after, legacy)
 
 
 def _limit(raw: str | None, errors: dict) -> int:

@@ -73,14 +73,22 @@ def scratch_database(url: str, name: str) -> Iterator[str]:
         _admin(url, f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+# Tests generate their own secrets; the rate limit is off unless a test is about it.
+TEST_ENVIRONMENT = {
+    "SECRET_KEY": "test-secret-key-" + "x" * 32,
+    "ADMIN_TOKEN": "test-admin-token-" + "a" * 32,
+    "RATE_LIMIT_POSTS": "off",
+}
+
+
 def settings_for(database_url: str, **overrides: str) -> config.Config:
     """Settings as the service would read them, from a controlled environment only."""
-    return config.from_environment({"DATABASE_URL": database_url, **overrides})
+    return config.from_environment({"DATABASE_URL": database_url, **TEST_ENVIRONMENT, **overrides})
 
 
 def empty_tables(database_url: str) -> None:
     with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
-        cursor.execute("TRUNCATE comments RESTART IDENTITY")
+        cursor.execute("TRUNCATE comments, post_limits, moderation_log, thread_counts RESTART IDENTITY")
     conn.close()
 
 

@@ -31,8 +31,11 @@ class Service:
         self.app_target = app_target
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        from tests.conftest import TEST_ENVIRONMENT
+
         self.env = {
             **os.environ,
+            **TEST_ENVIRONMENT,
             "DATABASE_URL": database_url,
             "PORT": str(self.port),
             "BIND_HOST": "127.0.0.1",

@@ -55,7 +55,16 @@ def test_openapi_document_is_served(client):
     assert response.status_code == 200
     document = response.get_json()
     assert document["openapi"].startswith("3.1")
-    assert set(document["paths"]) == {"/comments", "/comments/{comment_id}", "/healthz", "/readyz", "/openapi.json"}
+    assert set(document["paths"]) == {
+        "/comments",
+        "/comments/{comment_id}",
+        "/counts",
+        "/admin/comments",
+        "/admin/comments/{comment_id}",
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+    }
 
 
 def test_every_route_is_documented(app):

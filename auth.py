@@ -1,0 +1,52 @@
+"""Who is asking: bearer tokens, authors' edit tokens, and client fingerprints.
+
+Nothing here stores a secret in a readable form: edit tokens are kept as SHA-256 hashes (they
+are 192 random bits, so a plain hash is as good as a slow one), client addresses as HMACs keyed
+with SECRET_KEY, admin tokens only as a short fingerprint in the moderation log.
+"""
+
+import hashlib
+import hmac
+import secrets
+
+from flask import Request
+
+TOKEN_BYTES = 24  # 192 random bits, 32 URL-safe characters
+
+
+def new_edit_token() -> tuple[str, bytes]:
+    """A fresh edit token for the author, and the hash to store."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of `Authorization: Bearer <token>`, or None when missing or malformed."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or not token.isascii() or len(token) > 512:
+        return None
+    return token
+
+
+def same_secret(given: str | None, expected_hash: bytes | None) -> bool:
+    """Whether a presented token matches a stored hash, in time independent of where they differ."""
+    if given is None or expected_hash is None:
+        hmac.compare_digest(b"\0" * 32, b"\1" * 32)  # the same work either way
+        return False
+    return hmac.compare_digest(token_hash(given), expected_hash)
+
+
+def fingerprint(token: str) -> str:
+    """Enough of a token's hash to tell tokens apart in a log, useless for guessing it."""
+    return token_hash(token).hex()[:16]
+
+
+def client_fingerprint(secret_key: str, address: str | None) -> str:
+    """A stable pseudonym for a client address: the same sender, found without storing addresses."""
+    digest = hmac.new(secret_key.encode(), (address or "").encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]

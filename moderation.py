@@ -1,0 +1,119 @@
+"""The admin API: moderators list every comment, publish or reject it, and erase it.
+
+Every route needs `Authorization: Bearer <ADMIN_TOKEN>`; without ADMIN_TOKEN set, the admin API
+answers 401 to everyone. Every action is written to moderation_log in the same transaction as
+the change it records, and logged.
+"""
+
+import hmac
+import logging
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, jsonify, request
+
+import auth
+import payload
+from comment import AdminComment, Position
+from db import COLUMNS, database, erase
+from exceptions import Conflict, NotFound, Unauthorized, ValidationError
+
+blueprint = Blueprint("moderation", __name__, url_prefix="/admin")
+log = logging.getLogger("comments.moderation")
+
+DECISIONS = ("published", "rejected")
+ADMIN_COLUMNS = f"{COLUMNS}, client"
+RECORD = """INSERT INTO moderation_log (action, comment_id, old_status, new_status, token_fingerprint)
+    VALUES (%s, %s, %s, %s, %s)"""
+
+
+@blueprint.before_request
+def require_admin():
+    expected = current_app.config["SETTINGS"].admin_token
+    given = auth.bearer_token(request)
+    # Compared in constant time, and the same work is done when no token is configured.
+    matches = hmac.compare_digest((given or "").encode(), (expected or "\0").encode())
+    if not (expected and given and matches):
+        raise Unauthorized()
+
+
+@blueprint.get("/comments")
+def list_comments():
+    query = payload.read_admin_list_query(request)
+    sql, params = _page_sql(query)
+    rows = database().query(sql, params)
+    more, rows = len(rows) > query.limit, rows[: query.limit]
+    comments = [AdminComment(*row[:-1]) for row in rows]
+    next_cursor = payload.encode_cursor(Position(rows[-1][-1], rows[-1][0])) if more else None
+    response = jsonify(comments=comments, next_cursor=next_cursor)
+    if next_cursor:
+        response.headers["Link"] = f'</admin/comments?{urlencode(query.link_params(next_cursor))}>; rel="next"'
+    return response
+
+
+@blueprint.patch("/comments/<id:comment_id>")
+def decide(comment_id: int):
+    payload.reject_query(request)
+    body = payload.read_json_body(request, current_app.config["MAX_CONTENT_LENGTH"])
+    if set(body) != {"status"} or body["status"] not in DECISIONS:
+        raise ValidationError({"status": "must be the only field, published or rejected"})
+    with database().transaction() as cursor:
+        cursor.execute("SELECT status FROM comments WHERE id = %s FOR UPDATE", (comment_id,))
+        row = cursor.fetchone()
+        if row is None:
+            raise _not_found(comment_id)
+        old_status = row[0]
+        if old_status == "deleted":
+            raise Conflict("A deleted comment cannot be published or rejected.", code="comment_deleted")
+        cursor.execute(
+            f"UPDATE comments SET status = %s WHERE id = %s RETURNING {ADMIN_COLUMNS}", (body["status"], comment_id)
+        )
+        comment = AdminComment(*cursor.fetchone())
+        _record(cursor, "set_status", comment_id, old_status, body["status"])
+    return jsonify(comment)
+
+
+@blueprint.delete("/comments/<id:comment_id>")
+def erase_comment(comment_id: int):
+    payload.reject_query(request)
+    with database().transaction() as cursor:
+        old_status = erase(cursor, comment_id)
+        if old_status is None:
+            raise _not_found(comment_id)
+        _record(cursor, "erase", comment_id, old_status, None)
+    return "", 204
+
+
+def _not_found(comment_id: int) -> NotFound:
+    return NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+
+
+def _record(cursor, action: str, comment_id: int, old_status: str, new_status: str | None) -> None:
+    fingerprint = auth.fingerprint(auth.bearer_token(request))
+    cursor.execute(RECORD, (action, comment_id, old_status, new_status, fingerprint))
+    log.info(
+        "moderation",
+        extra={
+            "action": action,
+            "comment_id": comment_id,
+            "old_status": old_status,
+            "new_status": new_status,
+            "token_fingerprint": fingerprint,
+        },
+    )
+
+
+def _page_sql(query: payload.AdminListQuery) -> tuple[str, tuple]:
+    """Newest first, every status, keyset-paged on (txid, id) like the public listing."""
+    conditions, params = ["true"], []
+    for column, value in (("status", query.status), ("thread", query.thread)):
+        if value is not None:
+            conditions.append(f"{column} = %s")
+            params.append(value)
+    if query.before is not None:
+        conditions.append("(txid, id) < (%s, %s)")
+        params += [query.before.txid, query.before.id]
+    sql = (
+        f"SELECT {ADMIN_COLUMNS}, txid FROM comments WHERE {' AND '.join(conditions)}"
+        " ORDER BY txid DESC, id DESC LIMIT %s"
+    )
+    return sql, (*params, query.limit + 1)

@@ -1,0 +1,66 @@
+"""Authors fix their own words: PATCH and DELETE /comments/{id} with the comment's edit token.
+
+The token is shown once, in the 201 that created the comment; the table keeps only its hash
+(auth.py). Both work within EDIT_WINDOW_SECONDS of creation. A missing, malformed or wrong token
+is refused with one answer (401), except that a comment the public cannot see stays a 404.
+"""
+
+from flask import Blueprint, current_app, jsonify, request
+
+import auth
+import payload
+import spam
+from comment import PUBLIC_STATUSES, Comment, validate_edit
+from db import COLUMNS, database, erase
+from exceptions import Forbidden, NotFound, Unauthorized
+
+blueprint = Blueprint("ownership", __name__)
+
+# The edit token's hash, the status, and whether the edit window is still open.
+AUTHORSHIP = """SELECT edit_token_hash, status, created_at > now() - make_interval(secs => %s)
+    FROM comments WHERE id = %s AND status <> 'deleted'"""
+UPDATE = f"""UPDATE comments SET name = coalesce(%s, name), comment = coalesce(%s, comment),
+    status = %s, edited_at = now() WHERE id = %s AND status = %s RETURNING {COLUMNS}"""
+
+
+@blueprint.patch("/comments/<id:comment_id>")
+def edit_comment(comment_id: int):
+    payload.reject_query(request)
+    edit = validate_edit(payload.read_json_body(request, current_app.config["MAX_CONTENT_LENGTH"]))
+    settings = current_app.config["SETTINGS"]
+    status = authorize_author(comment_id)
+    new_status = spam.status_after_edit(
+        status, text=edit.comment, moderation=settings.moderation, max_links=settings.max_links
+    )
+    row = database().query(UPDATE, (edit.name, edit.comment, new_status, comment_id, status), one=True)
+    if row is None:  # erased or moderated between the check and the update
+        raise NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+    comment = Comment(*row)
+    comment.status = spam.status_shown_to_author(comment.status)
+    return jsonify(comment)
+
+
+@blueprint.delete("/comments/<id:comment_id>")
+def delete_comment(comment_id: int):
+    payload.reject_query(request)
+    authorize_author(comment_id)
+    with database().transaction() as cursor:
+        if erase(cursor, comment_id) is None:
+            raise NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+    return "", 204
+
+
+def authorize_author(comment_id: int) -> str:
+    """The comment's status, if the request carries its edit token and the window is open."""
+    window = current_app.config["SETTINGS"].edit_window_seconds
+    row = database().query(AUTHORSHIP, (window, comment_id), one=True)
+    if row is None:
+        raise NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+    token_hash, status, within_window = row
+    if not auth.same_secret(auth.bearer_token(request), token_hash and bytes(token_hash)):
+        if status not in PUBLIC_STATUSES:
+            raise NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+        raise Unauthorized()
+    if not within_window:
+        raise Forbidden("The time for editing this comment is over.", code="edit_window_closed")
+    return status
