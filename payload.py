@@ -115,14 +115,14 @@ def _parse_form(raw: bytes) -> dict:
     return fields
 
 
-def _urlencoded(raw: bytes) -> dict[str, list[str]] | None:
+def _urlencoded(raw: bytes, max_fields: int = MAX_FIELDS) -> dict[str, list[str]] | None:
     """Strictly decoded key -> values, or None for bad UTF-8 (raw or %-encoded) or too many fields.
 
     Werkzeug would replace bad bytes with U+FFFD, quietly changing what the client sent.
     """
     try:
         pairs = parse_qsl(
-            raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_FIELDS
+            raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=max_fields
         )
     except ValueError:
         return None
@@ -194,9 +194,12 @@ def read_admin_list_query(request: Request) -> AdminListQuery:
 
 def read_count_query(request: Request) -> list[str]:
     """GET /counts: 1 to 100 `thread` parameters, each normalised, repeats ignored."""
-    args = _urlencoded(request.query_string)
+    args = _urlencoded(request.query_string, max_fields=MAX_COUNT_THREADS)
     if args is None:
-        raise InvalidInput("The query string is not valid UTF-8 urlencoded data.", code="invalid_query")
+        raise InvalidInput(
+            f"The query string is not valid UTF-8 urlencoded data of at most {MAX_COUNT_THREADS} parameters.",
+            code="invalid_query",
+        )
     errors = {key: "is not a known parameter" for key in args if key != "thread"}
     threads = list(dict.fromkeys(normalize(thread) for thread in args.get("thread", [])))
     if not 1 <= len(threads) <= MAX_COUNT_THREADS:

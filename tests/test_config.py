@@ -72,3 +72,43 @@ def test_gunicorn_refuses_to_start_without_database_url():
     result = run_gunicorn_check({})
     assert result.returncode != 0
     assert result.stderr.strip().startswith("configuration error: DATABASE_URL is not set")
+
+
+def test_gunicorn_refuses_to_start_without_secret_key():
+    result = run_gunicorn_check({"DATABASE_URL": "postgresql://u@h/db"})
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("configuration error: SECRET_KEY is not set")
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "ADMIN_TOKEN"])
+def test_short_secrets_are_refused_and_never_echoed(name):
+    with pytest.raises(ConfigError, match=f"{name} must be at least 32 characters") as raised:
+        from_environment({name: "hunter2-too-short"})
+    assert "hunter2" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"MODERATION": "post"}, "MODERATION"),
+        ({"RATE_LIMIT_POSTS": "5/day"}, "RATE_LIMIT_POSTS"),
+        ({"RATE_LIMIT_POSTS": "0/minute"}, "RATE_LIMIT_POSTS"),
+        ({"RATE_LIMIT_POSTS": "many"}, "RATE_LIMIT_POSTS"),
+        ({"EDIT_WINDOW_SECONDS": "-1"}, "EDIT_WINDOW_SECONDS"),
+        ({"MAX_LINKS": "x"}, "MAX_LINKS"),
+    ],
+)
+def test_bad_moderation_settings_name_the_variable(env, named):
+    with pytest.raises(ConfigError, match=named):
+        from_environment(env)
+
+
+def test_moderation_defaults():
+    settings = from_environment({})
+    assert (settings.moderation, settings.rate_limit_posts, settings.edit_window_seconds, settings.max_links) == (
+        "off",
+        (5, 60),
+        900,
+        3,
+    )
+    assert settings.admin_token is None and settings.secret_key is None
