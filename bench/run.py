@@ -7,7 +7,9 @@ on localhost. Targets are interleaved round by round, so drift of the machine hi
   ceiling      a database-free Flask page of 20 comments, under the same gunicorn.conf.py
   page 1k      GET /comments?thread=bench&limit=20   (table of ~1,000 rows)
   one 1k       GET /comments/{id}
-  post 1k      POST /comments                          (durable: synchronous_commit on)
+  post 1k      POST /comments                          (durable: synchronous_commit on; RATE_LIMIT_POSTS=off)
+  post limited the same POST with the rate limiter on, at a limit too high to trip
+  counts 100   GET /counts for 100 threads, one of them holding 1,000,000 comments
   page 1M      the same GET with 1,000,000 more rows in another thread
   all 1M       GET /comments?limit=20 across all threads at that size
 
@@ -24,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +72,7 @@ def wrk(url: str, seconds: float, script: Path | None = None) -> dict:
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency", url]
     if script:
         command[1:1] = ["-s", str(script)]
+        command += ["--", str(time.time_ns())]  # the script's run id: every run posts new words
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -161,15 +165,25 @@ def ceiling_service(**env: str) -> Service:
     return Service("postgresql://unused@127.0.0.1:1/unused", "bench.ceiling:app", **env).start("/comments")
 
 
-def targets(ceiling: Service, small: Service, big: Service) -> dict:
-    return {
+# POST targets name their clients in X-Forwarded-For (bench/post.lua), so one proxy hop is trusted.
+POST_ENV = {"TRUSTED_PROXIES": "1"}
+LIMITED_ENV = {**POST_ENV, "RATE_LIMIT_POSTS": "1000000/second"}
+COUNTS_PATH = "/counts?" + "&".join(["thread=bulk", *(f"thread=t{n}" for n in range(99))])
+
+
+def targets(ceiling: Service, small: Service, big: Service, limited: Service | None = None) -> dict:
+    plan = {
         "ceiling": (ceiling, "/comments", None),
         "page 1k": (small, "/comments?thread=bench&limit=20", None),
         "one 1k": (small, f"/comments/{ONE_ID}", None),
         "post 1k": (small, "/comments", POST_SCRIPT),
         "page 1M": (big, "/comments?thread=bench&limit=20", None),
         "all 1M": (big, "/comments?limit=20", None),
+        "counts 100": (big, COUNTS_PATH, None),
     }
+    if limited:
+        plan["post limited"] = (limited, "/comments", POST_SCRIPT)
+    return plan
 
 
 def measure(plan: dict, rounds: int, seconds: float) -> dict[str, Result]:
@@ -201,7 +215,8 @@ def table(results: dict[str, Result], machine: str) -> str:
         "",
         f"GET page / ceiling = **{page / ceiling:.2f}** (target 0.60), "
         f"POST / ceiling = **{post / ceiling:.2f}** (target 0.50), "
-        f"page at 1M / page at 1k = **{results['page 1M'].median_rps / page:.2f}** (target 0.85).",
+        f"page at 1M / page at 1k = **{results['page 1M'].median_rps / page:.2f}** (target 0.85), "
+        f"POST with the rate limiter / without = **{results['post limited'].median_rps / post:.2f}** (target 0.90).",
         "",
         machine,
     ]
@@ -241,9 +256,10 @@ def run_benchmark(args) -> None:
         print(f"seeding ({SEED_ROWS} rows, plus {args.rows} in another thread for the 1M database)...")
         small_url, big_url = databases.prepare(args.rows)
         ceiling = ceiling_service()
-        small, big = Service(small_url).start(), Service(big_url).start()
-        services += [ceiling, small, big]
-        results = measure(targets(ceiling, small, big), args.rounds, args.seconds)
+        small, big = Service(small_url, **POST_ENV).start(), Service(big_url).start()
+        limited = Service(small_url, **LIMITED_ENV).start()
+        services += [ceiling, small, big, limited]
+        results = measure(targets(ceiling, small, big, limited), args.rounds, args.seconds)
         report = table(results, machine_description(databases.server_version(), args.seconds, args.rounds))
     finally:
         for service in services:
@@ -266,7 +282,7 @@ def run_sweep(args) -> None:
         for workers, threads in SWEEP:
             env = {"WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads)}
             ceiling = ceiling_service(**env)
-            small = Service(small_url, **env).start()
+            small = Service(small_url, **env, **POST_ENV).start()
             services += [ceiling, small]
             config_targets = targets(ceiling, small, small)
             for name in ("ceiling", "page 1k", "post 1k"):
