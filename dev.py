@@ -2,7 +2,8 @@
 
 With DATABASE_URL unset it starts an embedded PostgreSQL whose data lives in .devdb/ (git-ignored)
 so comments survive restarts. With SECRET_KEY unset it makes one up for this run (client
-pseudonyms and rate limits then start afresh on every restart, which development can live with). Either way it applies migrations, then runs the same gunicorn as
+pseudonyms and rate limits then start afresh on every restart, which development can live
+with). Either way it applies migrations, then runs the same gunicorn as
 production with code reloading, bound to localhost only.
 """
 
