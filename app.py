@@ -16,6 +16,7 @@ import config
 import counts
 import errors
 import health
+import mail
 import middleware
 import migrate
 import moderation
@@ -51,7 +52,7 @@ def create_app(settings: config.Config | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     errors.register(app)
     middleware.register(app, settings.cors_origins)
-    for feature in (comments_api, ownership, moderation, counts, health, openapi):
+    for feature in (comments_api, ownership, moderation, counts, mail, health, openapi):
         app.register_blueprint(feature.blueprint)
     if not settings.admin_token:
         log.info("admin API is off: set ADMIN_TOKEN (at least 32 characters) to turn it on")

@@ -11,7 +11,11 @@ from exceptions import ValidationError
 MAX_BIGINT = 2**63 - 1
 DEFAULT_THREAD = "default"
 FIELD_LIMITS = {"thread": 200, "name": 100, "comment": 10_000}
-ALLOWED_FIELDS = frozenset(("thread", "parent_id", "name", "comment", "website"))
+ALLOWED_FIELDS = frozenset(("thread", "parent_id", "name", "comment", "website", "email", "notify_replies"))
+MAX_EMAIL = 254
+# Deliberately loose (one @, a dot in the domain, no spaces): the mail server is the judge.
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+FORM_BOOLEANS = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False, "": False}
 EDITABLE_FIELDS = frozenset(("name", "comment"))
 PUBLIC_STATUSES = ("published", "deleted")  # what anyone may see; deleted ones as tombstones
 # What trimming removes: whitespace, but not the C0/C1 controls that Python's str.strip() also
@@ -26,6 +30,8 @@ class NewComment:
     name: str
     comment: str
     honeypot: bool = False  # the hidden `website` field was filled in: a bot
+    email: str | None = None  # never shown by public reads
+    notify_replies: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +67,11 @@ class CreatedComment(Comment):
 
 @dataclass(slots=True)
 class AdminComment(Comment):
-    """What moderators see: every status, and a pseudonym of the sender."""
+    """What moderators see: every status, a pseudonym of the sender, and the reply e-mail."""
 
     client: str | None
+    email: str | None
+    notify_replies: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +176,32 @@ def validate_new_comment(data: Mapping[str, Any]) -> NewComment:
     website = data.get("website", "")
     if not isinstance(website, str):
         errors["website"] = "must be a string"
+    email = _email(data.get("email"), errors)
+    notify = _boolean(data.get("notify_replies", False), "notify_replies", errors)
+    if notify and email is None and "email" not in errors:
+        errors["notify_replies"] = "needs an email"
     if errors:
         raise ValidationError(errors)
-    return NewComment(thread=thread, parent_id=parent_id, name=name, comment=comment, honeypot=bool(website))
+    return NewComment(thread, parent_id, name, comment, bool(website), email, notify)
+
+
+def _email(value: Any, errors: dict) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_EMAIL or not EMAIL.fullmatch(value) or not value.isprintable():
+        errors["email"] = f"must be an e-mail address of at most {MAX_EMAIL} characters"
+        return None
+    return value
+
+
+def _boolean(value: Any, field: str, errors: dict) -> bool:
+    """JSON true/false, or in a form "true"/"false", "on"/"off", "1"/"0" (a checkbox)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in FORM_BOOLEANS:
+        return FORM_BOOLEANS[value.lower()]
+    errors[field] = "must be true or false"
+    return False
 
 
 def validate_edit(data: Mapping[str, Any]) -> Edit:

@@ -46,6 +46,15 @@ class Config:
     moderation: str
     rate_limit_posts: tuple[int, int] | None  # (posts, seconds), or None when off
     max_links: int
+    webhook_urls: tuple[str, ...]
+    webhook_secret: str | None
+    webhook_timeout: int
+    webhook_max_attempts: int
+    webhook_backoff_seconds: int
+    smtp_url: str | None
+    mail_from: str
+    site_url: str | None
+    public_url: str
     debug: bool
 
     def require_database_url(self) -> str:
@@ -117,6 +126,22 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> tuple[int, int] | 
     return int(count), RATE_PERIODS[period]
 
 
+def _urls(env: Mapping[str, str], name: str, schemes: tuple[str, ...] = ("http://", "https://")) -> tuple[str, ...]:
+    urls = tuple(url.strip() for url in env.get(name, "").split(",") if url.strip())
+    for url in urls:
+        if not url.startswith(schemes) or any(c.isspace() for c in url):
+            # Name the position only: a URL may carry credentials.
+            raise ConfigError(f"{name}: every entry must be a {' or '.join(schemes)} URL")
+    return urls
+
+
+def _webhook_secret(env: Mapping[str, str], urls: tuple[str, ...]) -> str | None:
+    secret = _secret(env, "WEBHOOK_SECRET")
+    if urls and not secret:
+        raise ConfigError(f"WEBHOOK_SECRET (at least {MIN_SECRET_LENGTH} characters) is required with WEBHOOK_URLS")
+    return secret
+
+
 def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     origins = tuple(o.strip().rstrip("/") for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
     for origin in origins:
@@ -152,6 +177,16 @@ def from_environment(env: Mapping[str, str]) -> Config:
         moderation=_choice(env, "MODERATION", "off", ("off", "pre")),
         rate_limit_posts=_rate(env, "RATE_LIMIT_POSTS", "5/minute"),
         max_links=_integer(env, "MAX_LINKS", 3, 0, 1000),
+        webhook_urls=(webhooks := _urls(env, "WEBHOOK_URLS")),
+        webhook_secret=_webhook_secret(env, webhooks),
+        webhook_timeout=_integer(env, "WEBHOOK_TIMEOUT", 5, 1, 60),
+        webhook_max_attempts=_integer(env, "WEBHOOK_MAX_ATTEMPTS", 10, 1, 100),
+        # Waits double from this: 10 attempts at 170 s span 170 * (2**9 - 1) s, about a day.
+        webhook_backoff_seconds=_integer(env, "WEBHOOK_BACKOFF_SECONDS", 170, 1, 86400),
+        smtp_url=next(iter(_urls(env, "SMTP_URL", ("smtp://", "smtps://"))), None),
+        mail_from=env.get("MAIL_FROM", "").strip() or "comments@localhost",
+        site_url=next(iter(_urls(env, "SITE_URL")), None),
+        public_url=next(iter(_urls(env, "PUBLIC_URL")), None) or "http://localhost:5000",
         debug=_flag(env, "FLASK_DEBUG"),
     )
 

@@ -19,6 +19,7 @@ import psycopg2
 import psycopg2.errors
 from flask import current_app
 
+import outbox
 import rate_limits
 from comment import PUBLIC_STATUSES, Comment, NewComment, Position
 from exceptions import (
@@ -36,7 +37,8 @@ from spam import DUPLICATE_WINDOW
 _RFC3339 = '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''
 COLUMNS = (
     "id, thread, parent_id, name, comment, status,"
-    f" to_char(created_at AT TIME ZONE 'UTC', {_RFC3339}), to_char(edited_at AT TIME ZONE 'UTC', {_RFC3339})"
+    f" to_char(created_at AT TIME ZONE 'UTC', {_RFC3339}) AS created_at,"
+    f" to_char(edited_at AT TIME ZONE 'UTC', {_RFC3339}) AS edited_at"
 )
 _PUBLIC = f"status IN {PUBLIC_STATUSES}"
 # Transactions below this id have finished for every snapshot: see migrations/0002.
@@ -67,11 +69,12 @@ def _page_name(by_thread: bool, after: bool, newest_first: bool) -> str:
 
 def _insert_sql(limited: bool) -> str:
     """A new comment, admitted in one statement (one round trip, one commit): the rate limit
-    (rate_limits.py), the duplicate rule (spam.py) and a visible parent, then the insert.
-    Always answers one row: allowed, duplicate, parent visible, then the comment or NULLs.
+    (rate_limits.py), the duplicate rule (spam.py) and a visible parent, then the insert and its
+    events (outbox.py), in the same transaction. Always answers one row: allowed, duplicate,
+    parent visible, the workers' notification, then the comment or NULLs.
 
     $1 thread, $2 parent_id, $3 name, $4 comment, $5 status, $6 edit token hash, $7 client,
-    $8 seconds per post, $9 period in seconds."""
+    $8 seconds per post, $9 period in seconds, $10 e-mail, $11 notify_replies."""
     limiter = rate_limits.LIMITER_CTE if limited else rate_limits.UNLIMITED_CTE
     limiter = limiter.replace("$client", "$7").replace("$interval", "$8").replace("$period", "$9")
     return f"""WITH {limiter},
@@ -85,12 +88,14 @@ def _insert_sql(limited: bool) -> str:
         ) AS visible
     ),
     inserted AS (
-        INSERT INTO comments (thread, parent_id, name, comment, status, edit_token_hash, client)
-        SELECT $1, $2, $3, $4, $5, $6, $7
+        INSERT INTO comments (thread, parent_id, name, comment, status, edit_token_hash, client, email, notify_replies)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $10, $11
         WHERE EXISTS (SELECT FROM allowed) AND NOT EXISTS (SELECT FROM duplicate) AND (SELECT visible FROM parent)
         RETURNING {COLUMNS}
-    )
-    SELECT EXISTS (SELECT FROM allowed), EXISTS (SELECT FROM duplicate), (SELECT visible FROM parent), inserted.*
+    ),
+    {outbox.EVENTS_OF_INSERTED}
+    SELECT EXISTS (SELECT FROM allowed), EXISTS (SELECT FROM duplicate), (SELECT visible FROM parent),
+        {outbox.NOTIFY_IF_EVENTS}, inserted.*
     FROM (SELECT) AS one LEFT JOIN inserted ON true"""
 
 
@@ -104,7 +109,7 @@ STATEMENTS = {
 # Run on every new connection: prepare all statements, and report what the service relies on.
 # Declared where PostgreSQL could not infer them (a parameter the unlimited insert never uses).
 _PARAMETER_TYPES = dict.fromkeys(
-    ("insert_limited", "insert_unlimited"), "(text, bigint, text, text, text, bytea, text, float8, int)"
+    ("insert_limited", "insert_unlimited"), "(text, bigint, text, text, text, bytea, text, float8, int, text, boolean)"
 )
 _PREPARE = ";".join(f"PREPARE {name} {_PARAMETER_TYPES.get(name, '')} AS {sql}" for name, sql in STATEMENTS.items())
 _SERVER_ENCODING = "SELECT current_setting('server_encoding')"
@@ -152,9 +157,12 @@ class CommentDatabase:
         """Store a new comment, unless its client is over the limit (RateLimited), it repeats the
         client's recent comment in this thread (Conflict), or its parent is not visible."""
         interval, period = rate_limits.interval_and_period(limit) if limit else (0.0, 0)
-        params = (new.thread, new.parent_id, new.name, new.comment, status, token_hash, client, interval, period)
+        params = (
+            *(new.thread, new.parent_id, new.name, new.comment, status, token_hash, client, interval, period),
+            *(new.email, new.notify_replies),
+        )
         try:
-            allowed, duplicate, parent_visible, *row = self._execute(
+            allowed, duplicate, parent_visible, _notified, *row = self._execute(
                 "insert_limited" if limit else "insert_unlimited", params, one=True
             )
         except psycopg2.errors.ForeignKeyViolation:  # the parent was erased meanwhile
@@ -200,9 +208,9 @@ class CommentDatabase:
             return set()
         return {version for (version,) in rows}
 
-    def query(self, sql: str, params: tuple = (), *, one: bool = False):
+    def query(self, sql: str, params: tuple = (), *, one: bool = False, rows: bool = True):
         """Run one statement (autocommit) for a feature module; psycopg2 placeholders (%s)."""
-        return self._run(sql, params, one=one)
+        return self._run(sql, params, one=one, rows=rows)
 
     @contextmanager
     def transaction(self) -> Iterator["psycopg2.extensions.cursor"]:
@@ -304,6 +312,7 @@ def erase(cursor, comment_id: int) -> str | None:
     if found is None:
         return None
     parent_id, status = found
+    outbox.record_deletion(cursor, comment_id)
     if _erase_one(cursor, comment_id) == "gone":
         while parent_id is not None:
             cursor.execute(_LONELY_TOMBSTONE, (parent_id,))
@@ -325,7 +334,8 @@ def _erase_one(cursor, comment_id: int) -> str:
     (has_replies,) = cursor.fetchone()
     if has_replies:
         cursor.execute(
-            "UPDATE comments SET status = 'deleted', name = NULL, comment = NULL, edit_token_hash = NULL WHERE id = %s",
+            "UPDATE comments SET status = 'deleted', name = NULL, comment = NULL, edit_token_hash = NULL,"
+            " email = NULL, notify_replies = false WHERE id = %s",
             (comment_id,),
         )
         return "tombstone"

@@ -4,7 +4,8 @@ With DATABASE_URL unset it starts an embedded PostgreSQL whose data lives in .de
 so comments survive restarts. With SECRET_KEY unset it makes one up for this run (client
 pseudonyms and rate limits then start afresh on every restart, which development can live
 with). Either way it applies migrations, then runs the same gunicorn as
-production with code reloading, bound to localhost only.
+production with code reloading, bound to localhost only, and a worker beside it (without
+SMTP_URL, reply e-mails are written to the log).
 """
 
 import logging
@@ -47,15 +48,21 @@ def main() -> int:
 
 
 def run_server(env: dict) -> int:
+    """gunicorn (reloading) and one worker (webhooks, reply e-mails) side by side."""
     command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--reload", "app:app"]
     server = subprocess.Popen(command, env=env)
+    worker = subprocess.Popen([sys.executable, "worker.py"], env=env)
 
-    def stop_server(signum, frame):
-        server.send_signal(signal.SIGTERM)
+    def stop(signum, frame):
+        for process in (server, worker):
+            process.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, stop_server)
-    signal.signal(signal.SIGINT, stop_server)
-    return server.wait()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    status = server.wait()
+    worker.send_signal(signal.SIGTERM)
+    worker.wait()
+    return status
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The admin API: moderators list every comment, publish or reject it, and erase it.
+"""The admin API: moderators list every comment, publish or reject it, and erase it; operators
+see the outbox's deliveries that failed for good and send them again.
 
 Every route needs `Authorization: Bearer <ADMIN_TOKEN>`; without ADMIN_TOKEN set, the admin API
 answers 401 to everyone. Every action is written to moderation_log in the same transaction as
@@ -12,16 +13,17 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, jsonify, request
 
 import auth
+import outbox
 import payload
 from comment import AdminComment, Position
 from db import COLUMNS, database, erase
-from exceptions import Conflict, NotFound, Unauthorized, ValidationError
+from exceptions import Conflict, InvalidInput, NotFound, Unauthorized, ValidationError
 
 blueprint = Blueprint("moderation", __name__, url_prefix="/admin")
 log = logging.getLogger("comments.moderation")
 
 DECISIONS = ("published", "rejected")
-ADMIN_COLUMNS = f"{COLUMNS}, client"
+ADMIN_COLUMNS = f"{COLUMNS}, client, email, notify_replies"
 RECORD = """INSERT INTO moderation_log (action, comment_id, old_status, new_status, token_fingerprint)
     VALUES (%s, %s, %s, %s, %s)"""
 
@@ -69,6 +71,8 @@ def decide(comment_id: int):
         )
         comment = AdminComment(*cursor.fetchone())
         _record(cursor, "set_status", comment_id, old_status, body["status"])
+        if body["status"] == "published" and old_status != "published":
+            outbox.record(cursor, "comment.published", comment_id)
     return jsonify(comment)
 
 
@@ -80,6 +84,48 @@ def erase_comment(comment_id: int):
         if old_status is None:
             raise _not_found(comment_id)
         _record(cursor, "erase", comment_id, old_status, None)
+    return "", 204
+
+
+# --- the outbox's deliveries (outbox.py) ---
+
+EVENTS = """SELECT d.id, o.event_id::text, o.type, o.comment_id, d.destination, d.state, d.attempts, d.last_error,
+    to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    FROM deliveries d JOIN outbox o ON o.id = d.event WHERE d.state = %s ORDER BY d.id DESC LIMIT 100"""
+EVENT_FIELDS = (
+    "id",
+    "event_id",
+    "type",
+    "comment_id",
+    "destination",
+    "state",
+    "attempts",
+    "last_error",
+    "created_at",
+    "next_attempt_at",
+)
+RETRY_NOW = """UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = now(), leased_until = NULL,
+    finished_at = NULL WHERE id = %s AND state = 'failed' RETURNING id"""
+
+
+@blueprint.get("/events")
+def list_events():
+    state = request.args.get("state", "failed")
+    if state not in outbox.DELIVERY_STATES or set(request.args) - {"state"}:
+        fields = {"state": f"must be one of: {', '.join(outbox.DELIVERY_STATES)}"}
+        raise InvalidInput("Some query parameters are invalid.", code="invalid_query", fields=fields)
+    rows = database().query(EVENTS, (state,))
+    return jsonify(events=[dict(zip(EVENT_FIELDS, row, strict=True)) for row in rows])
+
+
+@blueprint.post("/events/<id:delivery_id>/retry")
+def retry(delivery_id: int):
+    with database().transaction() as cursor:
+        cursor.execute(RETRY_NOW, (delivery_id,))
+        if cursor.fetchone() is None:
+            raise NotFound(f"There is no failed delivery {delivery_id}.", code="event_not_found")
+        cursor.execute(outbox.NOTIFY)
     return "", 204
 
 

@@ -48,6 +48,12 @@ _NEW_COMMENT = {
         "name": _trimmed_text(FIELD_LIMITS["name"], "Author's name; surrounding whitespace is trimmed."),
         "comment": _trimmed_text(FIELD_LIMITS["comment"], "The text; newlines and tabs are allowed."),
         "website": {"type": "string", "description": "A honeypot: leave it empty (widgets hide it from people)."},
+        "email": {
+            "type": "string",
+            "maxLength": 254,
+            "description": "Where to send reply e-mails; never shown by public reads.",
+        },
+        "notify_replies": {"type": "boolean", "default": False, "description": "E-mail me replies (needs email)."},
     },
 }
 
@@ -70,7 +76,11 @@ _DECISION = {
 
 _FORM_COMMENT = {
     **_NEW_COMMENT,
-    "properties": {**_NEW_COMMENT["properties"], "parent_id": {"type": "string", "pattern": "^[0-9]{0,19}$"}},
+    "properties": {
+        **_NEW_COMMENT["properties"],
+        "parent_id": {"type": "string", "pattern": "^[0-9]{0,19}$"},
+        "notify_replies": {"type": "string", "enum": ["true", "false", "on", "off", "1", "0", ""]},
+    },
 }
 
 _TIME = {"type": "string", "format": "date-time", "pattern": "Z$"}
@@ -118,6 +128,40 @@ _ADMIN_COMMENT = {
     "properties": {
         **_COMMENT_PROPERTIES,
         "client": {"type": ["string", "null"], "description": "A pseudonym (HMAC) of the sender's address."},
+        "email": {"type": ["string", "null"]},
+        "notify_replies": {"type": "boolean"},
+    },
+}
+
+_DELIVERY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "id",
+        "event_id",
+        "type",
+        "comment_id",
+        "destination",
+        "state",
+        "attempts",
+        "last_error",
+        "created_at",
+        "next_attempt_at",
+    ],
+    "properties": {
+        "id": {**ID, "description": "This delivery (one event to one destination): what /retry takes."},
+        "event_id": {"type": "string", "format": "uuid", "description": "X-Comments-Event-Id."},
+        "type": {
+            "type": "string",
+            "enum": ["comment.created", "comment.published", "comment.edited", "comment.deleted"],
+        },
+        "comment_id": ID,
+        "destination": {"type": "string", "description": "A webhook URL, or email."},
+        "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+        "attempts": {"type": "integer", "minimum": 0},
+        "last_error": {"type": ["string", "null"]},
+        "created_at": _TIME,
+        "next_attempt_at": _TIME,
     },
 }
 
@@ -330,6 +374,71 @@ DOCUMENT = {
                 },
             }
         },
+        "/admin/events": {
+            "get": {
+                "operationId": "adminListEvents",
+                "summary": "The outbox's deliveries in one state (default failed), newest first, at most 100.",
+                "security": _BEARER,
+                "parameters": [
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["pending", "delivered", "failed"], "default": "failed"},
+                    }
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["events"],
+                            "properties": {"events": {"type": "array", "items": _ref("Delivery")}},
+                        },
+                        "Deliveries.",
+                    ),
+                    "400": _error("BadRequest"),
+                    "401": _error("Unauthorized"),
+                    "503": _error("Unavailable"),
+                },
+            }
+        },
+        "/admin/events/{delivery_id}/retry": {
+            "post": {
+                "operationId": "adminRetryEvent",
+                "summary": "Deliver a failed delivery again, with a fresh set of attempts.",
+                "security": _BEARER,
+                "parameters": [{"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "204": _NO_CONTENT,
+                    "401": _error("Unauthorized"),
+                    "404": _error("NotFound"),
+                    "503": _error("Unavailable"),
+                },
+            }
+        },
+        "/unsubscribe": {
+            **{
+                method: {
+                    "operationId": f"unsubscribe{method.title()}",
+                    "summary": "Stop reply e-mails: the link in every reply e-mail (POST: one-click, RFC 8058).",
+                    "parameters": [{"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["status", "comment_id"],
+                                "properties": {"status": {"const": "unsubscribed"}, "comment_id": ID},
+                            },
+                            "No more reply e-mails for this comment.",
+                        ),
+                        "400": _error("BadRequest"),
+                        "503": _error("Unavailable"),
+                    },
+                }
+                for method in ("get", "post")
+            }
+        },
         "/admin/comments/{comment_id}": {
             "patch": {
                 "operationId": "moderateComment",
@@ -394,6 +503,7 @@ DOCUMENT = {
             "Edit": _EDIT,
             "Decision": _DECISION,
             "Counts": _COUNTS,
+            "Delivery": _DELIVERY,
             "CommentPage": _PAGE,
             "Error": _ERROR,
             "Status": {

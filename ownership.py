@@ -8,6 +8,7 @@ is refused with one answer (401), except that a comment the public cannot see st
 from flask import Blueprint, current_app, jsonify, request
 
 import auth
+import outbox
 import payload
 import spam
 from comment import PUBLIC_STATUSES, Comment, validate_edit
@@ -32,9 +33,13 @@ def edit_comment(comment_id: int):
     new_status = spam.status_after_edit(
         status, text=edit.comment, moderation=settings.moderation, max_links=settings.max_links
     )
-    row = database().query(UPDATE, (edit.name, edit.comment, new_status, comment_id, status), one=True)
-    if row is None:  # erased or moderated between the check and the update
-        raise NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+    with database().transaction() as cursor:
+        cursor.execute(UPDATE, (edit.name, edit.comment, new_status, comment_id, status))
+        row = cursor.fetchone()
+        if row is None:  # erased or moderated between the check and the update
+            raise NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+        if status != "rejected":
+            outbox.record(cursor, "comment.edited", comment_id)
     comment = Comment(*row)
     comment.status = spam.status_shown_to_author(comment.status)
     return jsonify(comment)

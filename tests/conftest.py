@@ -88,7 +88,9 @@ def settings_for(database_url: str, **overrides: str) -> config.Config:
 
 def empty_tables(database_url: str) -> None:
     with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
-        cursor.execute("TRUNCATE comments, post_limits, moderation_log, thread_counts RESTART IDENTITY")
+        cursor.execute(
+            "TRUNCATE comments, post_limits, moderation_log, thread_counts, outbox, deliveries RESTART IDENTITY"
+        )
     conn.close()
 
 

@@ -112,3 +112,23 @@ def test_moderation_defaults():
         3,
     )
     assert settings.admin_token is None and settings.secret_key is None
+
+
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"WEBHOOK_URLS": "https://hooks.example/a"}, "WEBHOOK_SECRET"),
+        ({"WEBHOOK_URLS": "ftp://hooks.example/a", "WEBHOOK_SECRET": "s" * 32}, "WEBHOOK_URLS"),
+        ({"SMTP_URL": "http://mail.example"}, "SMTP_URL"),
+        ({"SITE_URL": "blog.example"}, "SITE_URL"),
+        ({"WEBHOOK_TIMEOUT": "0"}, "WEBHOOK_TIMEOUT"),
+    ],
+)
+def test_bad_worker_settings_name_the_variable(env, named):
+    with pytest.raises(ConfigError, match=named):
+        from_environment(env)
+
+
+def test_webhook_urls_are_a_list():
+    settings = from_environment({"WEBHOOK_URLS": "https://a.example/x, http://b.example/y", "WEBHOOK_SECRET": "s" * 32})
+    assert settings.webhook_urls == ("https://a.example/x", "http://b.example/y")

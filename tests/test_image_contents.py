@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(
     not (ROOT / "Dockerfile").exists(), reason="running inside the image, which has no Dockerfile to check"
 )
 
-ENTRY_POINTS = ["app.py", "migrate.py", "gunicorn.conf.py"]
+ENTRY_POINTS = ["app.py", "migrate.py", "gunicorn.conf.py", "worker.py"]
 
 
 def local_imports(path) -> set[str]:

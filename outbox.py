@@ -1,0 +1,97 @@
+"""The transactional outbox: events are written in the same transaction as the change they
+describe, so a change that commits has its event and one that rolls back has none; worker
+processes (worker.py) turn them into deliveries and deliver them. This module holds the SQL of
+every step; the admin routes that show and retry failed deliveries are in moderation.py.
+
+Lifecycle: record (web, in the change's transaction) -> fan out (worker: one delivery per
+destination) -> claim (worker: a lease, FOR UPDATE SKIP LOCKED) -> delivered, retried later, or
+failed for good -> removed after the retention period, in batches.
+"""
+
+EVENT_TYPES = ("comment.created", "comment.published", "comment.edited", "comment.deleted")
+DELIVERY_STATES = ("pending", "delivered", "failed")
+RETENTION = "7 days"  # delivered events are kept this long, then removed in batches
+
+# The public fields of comment row `c`, as the webhook payload carries them.
+PUBLIC_JSON = """jsonb_build_object('id', c.id, 'thread', c.thread, 'parent_id', c.parent_id, 'name', c.name,
+    'comment', c.comment, 'status', c.status,
+    'created_at', to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'edited_at', to_char(c.edited_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))"""
+RECORD = f"""INSERT INTO outbox (type, comment_id, comment)
+    SELECT %s, c.id, {PUBLIC_JSON} FROM comments c WHERE c.id = %s"""
+# The same, in the insert statement of db.py, from the row its INSERT ... RETURNING gave (alias i):
+# comment.created for every new comment but a honeypot catch, comment.published if published.
+EVENTS_OF_INSERTED = """events AS (
+        INSERT INTO outbox (type, comment_id, comment)
+        SELECT t.type, i.id, jsonb_build_object('id', i.id, 'thread', i.thread, 'parent_id', i.parent_id,
+            'name', i.name, 'comment', i.comment, 'status', i.status, 'created_at', i.created_at,
+            'edited_at', i.edited_at)
+        FROM inserted i, (VALUES ('comment.created'), ('comment.published')) AS t (type)
+        WHERE i.status <> 'rejected' AND (t.type = 'comment.created' OR i.status = 'published')
+        RETURNING 1
+    )"""
+NOTIFY_IF_EVENTS = "(SELECT pg_notify('outbox', '') WHERE EXISTS (SELECT FROM events))"
+# A deletion: the comment as the public last saw it, without its words.
+RECORD_DELETION = f"""INSERT INTO outbox (type, comment_id, comment)
+    SELECT 'comment.deleted', c.id, {PUBLIC_JSON} || '{{"name": null, "comment": null, "status": "deleted"}}'
+    FROM comments c WHERE c.id = %s AND c.status <> 'rejected'"""
+# Workers LISTEN on this channel; a notification is sent when the transaction commits.
+NOTIFY = "SELECT pg_notify('outbox', '')"
+
+
+def record(cursor, event_type: str, comment_id: int) -> None:
+    """Write an event inside the caller's transaction."""
+    cursor.execute(RECORD, (event_type, comment_id))
+    cursor.execute(NOTIFY)
+
+
+def record_deletion(cursor, comment_id: int) -> None:
+    """Before an erasure, inside its transaction: the event must not carry the erased words."""
+    cursor.execute(RECORD_DELETION, (comment_id,))
+    cursor.execute(NOTIFY)
+
+
+# --- worker steps ------------------------------------------------------------------------------
+
+FAN_OUT = """WITH batch AS (
+        SELECT id, comment_id, type FROM outbox WHERE NOT fanned_out ORDER BY id LIMIT 200 FOR UPDATE SKIP LOCKED
+    ), marked AS (
+        UPDATE outbox SET fanned_out = true WHERE id IN (SELECT id FROM batch)
+    ), webhooks AS (
+        INSERT INTO deliveries (event, comment_id, destination)
+        SELECT b.id, b.comment_id, url FROM batch b, unnest(%(urls)s::text[]) AS url ORDER BY b.id
+    )
+    -- A reply published: its parent's author asked to hear of replies, and is not the replier.
+    INSERT INTO deliveries (event, comment_id, destination)
+    SELECT b.id, b.comment_id, 'email' FROM batch b
+    JOIN comments r ON r.id = b.comment_id
+    JOIN comments p ON p.id = r.parent_id
+    WHERE b.type = 'comment.published' AND p.notify_replies AND p.email IS NOT NULL AND p.status = 'published'
+      AND lower(coalesce(r.email, '')) <> lower(p.email) AND r.client IS DISTINCT FROM p.client
+    ORDER BY b.id"""
+
+# Due deliveries, each the oldest pending one for its comment and destination (so events reach
+# a receiver in order), not leased by another worker; leased to this one for `lease` seconds.
+CLAIM = """UPDATE deliveries d SET leased_until = now() + make_interval(secs => %(lease)s), attempts = attempts + 1
+    FROM outbox o
+    WHERE o.id = d.event AND d.id IN (
+        SELECT id FROM deliveries x
+        WHERE state = 'pending' AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until < now())
+          AND NOT EXISTS (
+              SELECT 1 FROM deliveries y WHERE y.comment_id = x.comment_id AND y.destination = x.destination
+              AND y.state = 'pending' AND y.id < x.id)
+        ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+    RETURNING d.id, d.destination, d.attempts, o.event_id::text, o.type,
+        to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), o.comment"""
+DELIVERED = "UPDATE deliveries SET state = 'delivered', finished_at = now(), leased_until = NULL WHERE id = %s"
+RETRY = """UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => %s), leased_until = NULL,
+    last_error = %s WHERE id = %s"""
+FAILED = """UPDATE deliveries SET state = 'failed', finished_at = now(), leased_until = NULL, last_error = %s
+    WHERE id = %s"""
+RELEASE = "UPDATE deliveries SET leased_until = NULL, attempts = attempts - 1 WHERE id = ANY(%s)"
+NEXT_DUE = """SELECT extract(epoch FROM min(greatest(next_attempt_at, coalesce(leased_until, next_attempt_at))) - now())
+    FROM deliveries WHERE state = 'pending'"""
+PRUNE = f"""DELETE FROM outbox WHERE id = ANY(ARRAY(
+    SELECT o.id FROM outbox o WHERE o.fanned_out AND o.created_at < now() - interval '{RETENTION}'
+    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = o.id AND d.state <> 'delivered')
+    ORDER BY o.id LIMIT 500))"""
