@@ -93,18 +93,6 @@ EVENTS = """SELECT d.id, o.event_id::text, o.type, o.comment_id, d.destination, 
     to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
     to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
     FROM deliveries d JOIN outbox o ON o.id = d.event WHERE d.state = %s ORDER BY d.id DESC LIMIT 100"""
-EVENT_FIELDS = (
-    "id",
-    "event_id",
-    "type",
-    "comment_id",
-    "destination",
-    "state",
-    "attempts",
-    "last_error",
-    "created_at",
-    "next_attempt_at",
-)
 RETRY_NOW = """UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = now(), leased_until = NULL,
     finished_at = NULL WHERE id = %s AND state = 'failed' RETURNING id"""
 
@@ -116,7 +104,7 @@ def list_events():
         fields = {"state": f"must be one of: {', '.join(outbox.DELIVERY_STATES)}"}
         raise InvalidInput("Some query parameters are invalid.", code="invalid_query", fields=fields)
     rows = database().query(EVENTS, (state,))
-    return jsonify(events=[dict(zip(EVENT_FIELDS, row, strict=True)) for row in rows])
+    return jsonify(events=[dict(zip(outbox.DELIVERY_FIELDS, row, strict=True)) for row in rows])
 
 
 @blueprint.post("/events/<id:delivery_id>/retry")

@@ -5,6 +5,7 @@ Tests validate real responses against these schemas, so the document cannot drif
 
 from flask import Blueprint
 
+import outbox
 from comment import FIELD_LIMITS, MAX_BIGINT
 from payload import DEFAULT_LIMIT, LIMIT_RANGE
 
@@ -136,18 +137,7 @@ _ADMIN_COMMENT = {
 _DELIVERY = {
     "type": "object",
     "additionalProperties": False,
-    "required": [
-        "id",
-        "event_id",
-        "type",
-        "comment_id",
-        "destination",
-        "state",
-        "attempts",
-        "last_error",
-        "created_at",
-        "next_attempt_at",
-    ],
+    "required": list(outbox.DELIVERY_FIELDS),
     "properties": {
         "id": {**ID, "description": "This delivery (one event to one destination): what /retry takes."},
         "event_id": {"type": "string", "format": "uuid", "description": "X-Comments-Event-Id."},

@@ -10,6 +10,11 @@ failed for good -> removed after the retention period, in batches.
 
 EVENT_TYPES = ("comment.created", "comment.published", "comment.edited", "comment.deleted")
 DELIVERY_STATES = ("pending", "delivered", "failed")
+# What GET /admin/events shows of a delivery, in the order moderation.EVENTS selects it.
+DELIVERY_FIELDS = (
+    *("id", "event_id", "type", "comment_id", "destination", "state", "attempts", "last_error"),
+    *("created_at", "next_attempt_at"),
+)
 RETENTION = "7 days"  # delivered events are kept this long, then removed in batches
 
 # The public fields of comment row `c`, as the webhook payload carries them.

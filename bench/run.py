@@ -13,6 +13,9 @@ on localhost. Targets are interleaved round by round, so drift of the machine hi
   page 1M      the same GET with 1,000,000 more rows in another thread
   all 1M       GET /comments?limit=20 across all threads at that size
 
+Then one worker (worker.py) delivers the events those POSTs left in the outbox to a local
+webhook receiver, and its deliveries per second are reported under the table.
+
 Prints a table and writes it into README.md between the bench markers.
 `pipenv run bench --sweep` compares gunicorn configurations instead.
 """
@@ -38,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 import config  # noqa: E402
 import migrate  # noqa: E402
 from embedded_postgres import EmbeddedPostgres, with_database  # noqa: E402
+from tests.receivers import Receiver, WorkerProcess  # noqa: E402
 from tests.service import Service  # noqa: E402
 
 CONNECTIONS = 16
@@ -199,6 +203,28 @@ def measure(plan: dict, rounds: int, seconds: float) -> dict[str, Result]:
     return results
 
 
+def worker_throughput(database_url: str, seconds: float = 20) -> str:
+    """One worker, one local receiver: deliveries per second over the events already waiting."""
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM outbox")
+        (events,) = cursor.fetchone()
+    conn.close()
+    receiver = Receiver(status=204)
+    env = {"WEBHOOK_URLS": receiver.url, "WEBHOOK_SECRET": "bench-webhook-secret-" + "x" * 32}
+    try:
+        with WorkerProcess(database_url, **env):
+            started = time.monotonic()
+            while len(receiver.received) < events and time.monotonic() - started < seconds:
+                time.sleep(0.1)
+            delivered, took = len(receiver.received), time.monotonic() - started
+    finally:
+        receiver.close()
+    return (
+        f"Worker: one `worker.py` delivered {delivered} of {events} waiting events to a local webhook receiver "
+        f"in {took:.1f} s: **{delivered / took:.0f} deliveries/s** (8 delivery threads, signed JSON POSTs)."
+    )
+
+
 def table(results: dict[str, Result], machine: str) -> str:
     ceiling = results["ceiling"].median_rps
     lines = [
@@ -260,7 +286,13 @@ def run_benchmark(args) -> None:
         limited = Service(small_url, **LIMITED_ENV).start()
         services += [ceiling, small, big, limited]
         results = measure(targets(ceiling, small, big, limited), args.rounds, args.seconds)
+        for service in services:  # the worker gets the machine to itself
+            service.stop()
+        services = []
+        print("worker throughput...", flush=True)
+        worker_line = worker_throughput(small_url)
         report = table(results, machine_description(databases.server_version(), args.seconds, args.rounds))
+        report = report.replace("\n\nMachine:", f"\n\n{worker_line}\n\nMachine:")
     finally:
         for service in services:
             service.stop()

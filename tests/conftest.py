@@ -120,3 +120,15 @@ def post(client):
         return client.post("/comments", json=fields)
 
     return post
+
+
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL of the test's own, migrated, that the test may stop and start."""
+    folder = Path(tempfile.mkdtemp(prefix="comments-own-pg-"))
+    server = EmbeddedPostgres(folder / "data")
+    server.start()
+    migrate.migrate(server.url)
+    yield server
+    server.stop("immediate")
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,32 +1,15 @@
 """Database outages against a real gunicorn: a PostgreSQL of the test's own is stopped
 (`-m immediate`, a crash as far as PostgreSQL knows) and started again while the service runs."""
 
-import shutil
 import socket
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg2
-import pytest
 import requests
 
-import migrate
-from embedded_postgres import EmbeddedPostgres
 from tests.service import Posters, Service
 
 LIMIT = 5.0  # seconds: the most an answer may take during an outage, and the most recovery may take
-
-
-@pytest.fixture
-def own_postgres():
-    folder = Path(tempfile.mkdtemp(prefix="comments-outage-"))
-    server = EmbeddedPostgres(folder / "data")
-    server.start()
-    migrate.migrate(server.url)
-    yield server
-    server.stop("immediate")
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def stored_ids(url: str, thread: str) -> set[int]:

@@ -4,18 +4,13 @@ that is killed, two workers at once, or a database restart."""
 
 import hashlib
 import hmac
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg2
 import pytest
 
-import migrate
 from app import create_app
 from comment import NewComment
-from embedded_postgres import EmbeddedPostgres
 from tests.conftest import TEST_ENVIRONMENT, settings_for
 from tests.receivers import Mailbox, Receiver, WorkerProcess
 from tests.test_ownership import bearer
@@ -236,17 +231,6 @@ def test_without_smtp_the_email_is_written_to_the_log(client, clean_database):
     worker.stop()
     (email,) = [e for e in worker.log_entries() if e.get("message") == "email"]
     assert email["to"] == "ann@example.com" and "Bob replied" in email["subject"]
-
-
-@pytest.fixture
-def own_postgres():
-    folder = Path(tempfile.mkdtemp(prefix="comments-worker-pg-"))
-    server = EmbeddedPostgres(folder / "data")
-    server.start()
-    migrate.migrate(server.url)
-    yield server
-    server.stop("immediate")
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_the_worker_rides_out_a_database_restart(own_postgres, receiver):
