@@ -267,3 +267,30 @@ def test_delivered_events_are_removed_after_the_retention_period(client, clean_d
     with WorkerProcess(clean_database, **worker_env(receiver)):
         time.sleep(2.0)
     assert [kind for kind, _ in events_table(clean_database)] == ["comment.created", "comment.published"]
+
+
+def test_a_redirect_is_not_followed_but_final(client, clean_database, receiver):
+    receiver.status = 302  # with no Location: following it would be a bug anyway
+    post(client, comment="moved?")
+    with WorkerProcess(clean_database, **worker_env(receiver)):
+        deadline = time.monotonic() + 10
+        failed = []
+        while len(failed) < 2 and time.monotonic() < deadline:
+            failed = client.get("/admin/events?state=failed", headers=AS_ADMIN).get_json()["events"]
+            time.sleep(0.1)
+    assert [d["last_error"] for d in failed] == ["HTTP 302", "HTTP 302"]
+    assert len(receiver.received) == 2
+
+
+def test_a_hanging_receiver_does_not_hold_up_another(client, clean_database, receiver):
+    hanging = Receiver(delay=30)  # far past WEBHOOK_TIMEOUT=2
+    try:
+        for n in range(4):
+            post(client, comment=f"c{n}", thread=f"t{n}")
+        with WorkerProcess(clean_database, **worker_env(hanging, receiver)):
+            started = time.monotonic()
+            receiver.wait_for(8, timeout=10)
+            took = time.monotonic() - started
+    finally:
+        hanging.close()
+    assert took < 5, f"the healthy receiver waited {took:.1f}s behind the hanging one"
