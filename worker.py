@@ -13,6 +13,7 @@ restart is ridden out: it reconnects and carries on.
 """
 
 import logging
+import os
 import random
 import select
 import signal
@@ -35,6 +36,7 @@ from exceptions import DatabaseUnavailable, ServiceError
 log = logging.getLogger("comments.worker")
 
 POLL_SECONDS = 5.0
+WAIT_FLOOR = 0.1
 DELIVERY_THREADS = 8
 PRUNE_EVERY = 60.0  # seconds between retention sweeps
 
@@ -52,6 +54,9 @@ class Worker:
         self.executor = ThreadPoolExecutor(DELIVERY_THREADS, thread_name_prefix="delivery")
         self.in_flight: dict[int, Future] = {}
         self.stopping = threading.Event()
+        # Delivery threads write a byte here when they finish, so the loop claims more at once.
+        self.wake_read, self.wake_write = os.pipe()
+        os.set_blocking(self.wake_write, False)
         # Longer than any one attempt can take, so a live worker never loses its lease.
         self.lease_seconds = settings.webhook_timeout * 3 + 10
 
@@ -79,6 +84,11 @@ class Worker:
 
     def stop(self, *_) -> None:
         self.stopping.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        with suppress(BlockingIOError):  # a full pipe wakes the loop just as well
+            os.write(self.wake_write, b"x")
 
     def _listen(self):
         conn = psycopg2.connect(
@@ -100,16 +110,23 @@ class Worker:
             self.in_flight[delivery[0]] = self.executor.submit(self._deliver, *delivery)
 
     def _wait(self, listener) -> None:
-        """Until a notification, a delivery coming due, or the poll interval."""
-        timeout = 0.2 if self.in_flight else POLL_SECONDS
-        (until_due,) = self.database.query(outbox.NEXT_DUE, one=True)
-        if until_due is not None:
-            timeout = max(0.05, min(timeout, float(until_due)))
+        """Until a notification, a delivery finishing or coming due, or the poll interval."""
+        timeout = POLL_SECONDS
+        if len(self.in_flight) < DELIVERY_THREADS:
+            (until_due,) = self.database.query(outbox.NEXT_DUE, one=True)
+            if until_due is not None:
+                # At least WAIT_FLOOR: a due delivery may be waiting behind one in flight (order
+                # per comment) or leased elsewhere; finishing deliveries wake the loop anyway.
+                timeout = min(timeout, max(float(until_due), WAIT_FLOOR))
         watcher = select.poll()
         watcher.register(listener.fileno(), select.POLLIN)
-        if watcher.poll(timeout * 1000):
-            listener.poll()
-            listener.notifies.clear()
+        watcher.register(self.wake_read, select.POLLIN)
+        for descriptor, _ in watcher.poll(timeout * 1000):
+            if descriptor == self.wake_read:
+                os.read(self.wake_read, 4096)
+            else:
+                listener.poll()
+                listener.notifies.clear()
 
     def _deliver(self, delivery_id, destination, attempts, event_id, event_type, created_at, comment) -> None:
         try:
@@ -123,6 +140,8 @@ class Worker:
             log.warning("could not settle a delivery", extra={"delivery": delivery_id, "reason": str(error)})
         except Exception:
             log.exception("delivery failed unexpectedly", extra={"delivery": delivery_id})
+        finally:
+            self._wake()
 
     def _email(self, reply: dict) -> webhooks.Outcome:
         recipient = mail.recipient_of(self.database, reply["parent_id"])
