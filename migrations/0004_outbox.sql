@@ -35,6 +35,9 @@ CREATE TABLE deliveries (
     last_error      text,
     finished_at     timestamptz
 );
+-- Claiming walks pending deliveries in id order without wading through finished ones; the
+-- worker's wait asks for the earliest next attempt.
+CREATE INDEX deliveries_pending_idx ON deliveries (id) WHERE state = 'pending';
 CREATE INDEX deliveries_due_idx ON deliveries (next_attempt_at) WHERE state = 'pending';
 -- Per comment and destination, events are delivered in order of creation.
 CREATE INDEX deliveries_order_idx ON deliveries (comment_id, destination, id) WHERE state = 'pending';
