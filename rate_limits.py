@@ -8,7 +8,8 @@ that row, so the limit is exact across every worker, process and container. The 
 of the insert statement (db.py), so it costs no extra round trip and no extra commit.
 
 Rows whose time has passed mean the same as no row; `prune` deletes a few of them now and then,
-from ordinary requests, so no cron job is needed.
+from ordinary requests, so no cron job is needed. The table is UNLOGGED: limits are not worth a
+WAL record per post, and losing them in a crash only starts every client afresh.
 """
 
 import random
