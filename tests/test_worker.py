@@ -42,6 +42,15 @@ def post(client, **fields):
     return response.get_json()
 
 
+def wait_for_failed(client, count: int, timeout: float = 10) -> list[dict]:
+    """The deliveries that failed for good, as operators see them, once there are `count`."""
+    deadline, failed = time.monotonic() + timeout, []
+    while len(failed) < count and time.monotonic() < deadline:
+        failed = client.get("/admin/events?state=failed", headers=AS_ADMIN).get_json()["events"]
+        time.sleep(0.1)
+    return failed
+
+
 def events_table(database_url: str) -> list[tuple]:
     with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT type, comment_id FROM outbox ORDER BY id")
@@ -137,11 +146,7 @@ def test_a_final_refusal_is_shown_to_operators_and_can_be_retried(client, clean_
     receiver.status = 410
     post(client, comment="gone")
     with WorkerProcess(clean_database, **worker_env(receiver)):
-        deadline = time.monotonic() + 10
-        failed = []
-        while len(failed) < 2 and time.monotonic() < deadline:
-            failed = client.get("/admin/events?state=failed", headers=AS_ADMIN).get_json()["events"]
-            time.sleep(0.1)
+        failed = wait_for_failed(client, 2)
         assert len(failed) == 2 and len(receiver.received) == 2  # one try each: 4xx is final
         assert failed[0]["last_error"] == "HTTP 410" and failed[0]["destination"] == receiver.url
         receiver.status = 200
@@ -273,11 +278,7 @@ def test_a_redirect_is_not_followed_but_final(client, clean_database, receiver):
     receiver.status = 302  # with no Location: following it would be a bug anyway
     post(client, comment="moved?")
     with WorkerProcess(clean_database, **worker_env(receiver)):
-        deadline = time.monotonic() + 10
-        failed = []
-        while len(failed) < 2 and time.monotonic() < deadline:
-            failed = client.get("/admin/events?state=failed", headers=AS_ADMIN).get_json()["events"]
-            time.sleep(0.1)
+        failed = wait_for_failed(client, 2)
     assert [d["last_error"] for d in failed] == ["HTTP 302", "HTTP 302"]
     assert len(receiver.received) == 2
 
