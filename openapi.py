@@ -143,7 +143,7 @@ _DELIVERY = {
         "event_id": {"type": "string", "format": "uuid", "description": "X-Comments-Event-Id."},
         "type": {
             "type": "string",
-            "enum": ["comment.created", "comment.published", "comment.edited", "comment.deleted"],
+            "enum": list(outbox.EVENT_TYPES),
         },
         "comment_id": ID,
         "destination": {"type": "string", "description": "A webhook URL, or email."},
