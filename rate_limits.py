@@ -26,7 +26,10 @@ UNLIMITED_CTE = "allowed AS (SELECT 1)"
 RETRY_AFTER = """SELECT greatest(1, ceil(extract(epoch FROM
     greatest(tat, now()) + make_interval(secs => %s) - make_interval(secs => %s) - now())))::int
     FROM post_limits WHERE client = %s"""
-PRUNE = "DELETE FROM post_limits WHERE ctid = ANY(ARRAY(SELECT ctid FROM post_limits WHERE tat < now() LIMIT 500))"
+# Rows expired for a while: a client that is still posting keeps its row (an update in place,
+# not a delete and a fresh insert), one that has gone quiet loses it.
+PRUNE = """DELETE FROM post_limits WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM post_limits WHERE tat < now() - interval '10 minutes' LIMIT 500))"""
 PRUNE_ONE_IN = 200  # requests
 
 
