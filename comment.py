@@ -74,6 +74,12 @@ class AdminComment(Comment):
     notify_replies: bool
 
 
+def sql_rfc3339(column: str) -> str:
+    """SQL that formats a timestamptz column as the API shows times: RFC 3339, UTC, microseconds.
+    (Formatting in SQL hands Python a ready string instead of a datetime to convert.)"""
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """A comment's place in listings: (its transaction's id, its id). See migrations/0002."""

@@ -13,7 +13,7 @@ import payload
 import spam
 from comment import START, CreatedComment, validate_new_comment
 from db import database
-from exceptions import InvalidInput, NotFound
+from exceptions import CommentNotFound, InvalidInput
 
 blueprint = Blueprint("comments", __name__)
 
@@ -51,7 +51,7 @@ def list_comments():
 def get_comment(comment_id: int):
     comment = database().get(comment_id)
     if comment is None:
-        raise NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+        raise CommentNotFound(comment_id)
     return jsonify(comment)
 
 

@@ -21,7 +21,7 @@ from flask import current_app
 
 import outbox
 import rate_limits
-from comment import PUBLIC_STATUSES, Comment, NewComment, Position
+from comment import PUBLIC_STATUSES, Comment, NewComment, Position, sql_rfc3339
 from exceptions import (
     Conflict,
     DatabaseMisconfigured,
@@ -33,12 +33,9 @@ from exceptions import (
 from pool import ConnectionPool, PoolTimeout
 from spam import DUPLICATE_WINDOW
 
-# Formatting in SQL hands Python a ready RFC 3339 string instead of a datetime to convert.
-_RFC3339 = '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''
 COLUMNS = (
     "id, thread, parent_id, name, comment, status,"
-    f" to_char(created_at AT TIME ZONE 'UTC', {_RFC3339}) AS created_at,"
-    f" to_char(edited_at AT TIME ZONE 'UTC', {_RFC3339}) AS edited_at"
+    f" {sql_rfc3339('created_at')} AS created_at, {sql_rfc3339('edited_at')} AS edited_at"
 )
 _PUBLIC = f"status IN {PUBLIC_STATUSES}"
 # Transactions below this id have finished for every snapshot: see migrations/0002.
@@ -119,7 +116,7 @@ _READ_ONLY = "SELECT current_setting('transaction_read_only') = 'on'"
 # What a missing table, column or function looks like: the schema is behind the code.
 _NOT_MIGRATED = (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn, psycopg2.errors.UndefinedFunction)
 # A server that answers but cannot take writes: a standby after failover, or read-only by setting.
-_READ_ONLY_ERRORS = (psycopg2.errors.ReadOnlySqlTransaction, psycopg2.errors.CannotConnectNow)
+_READ_ONLY_ERRORS = (psycopg2.errors.ReadOnlySqlTransaction,)
 
 
 @dataclass(frozen=True)

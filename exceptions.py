@@ -73,6 +73,13 @@ class NotFound(ServiceError):
     message = "There is nothing at this address."
 
 
+class CommentNotFound(NotFound):
+    code = "comment_not_found"
+
+    def __init__(self, comment_id: int):
+        super().__init__(f"There is no comment {comment_id}.")
+
+
 class BodyTooLarge(ServiceError):
     code = "body_too_large"
     message = "The request body is larger than this service accepts."

@@ -15,9 +15,9 @@ from flask import Blueprint, current_app, jsonify, request
 import auth
 import outbox
 import payload
-from comment import AdminComment, Position
+from comment import AdminComment, Position, sql_rfc3339
 from db import COLUMNS, database, erase
-from exceptions import Conflict, InvalidInput, NotFound, Unauthorized, ValidationError
+from exceptions import CommentNotFound, Conflict, InvalidInput, NotFound, Unauthorized, ValidationError
 
 blueprint = Blueprint("moderation", __name__, url_prefix="/admin")
 log = logging.getLogger("comments.moderation")
@@ -62,7 +62,7 @@ def decide(comment_id: int):
         cursor.execute("SELECT status FROM comments WHERE id = %s FOR UPDATE", (comment_id,))
         row = cursor.fetchone()
         if row is None:
-            raise _not_found(comment_id)
+            raise CommentNotFound(comment_id)
         old_status = row[0]
         if old_status == "deleted":
             raise Conflict("A deleted comment cannot be published or rejected.", code="comment_deleted")
@@ -82,16 +82,15 @@ def erase_comment(comment_id: int):
     with database().transaction() as cursor:
         old_status = erase(cursor, comment_id)
         if old_status is None:
-            raise _not_found(comment_id)
+            raise CommentNotFound(comment_id)
         _record(cursor, "erase", comment_id, old_status, None)
     return "", 204
 
 
 # --- the outbox's deliveries (outbox.py) ---
 
-EVENTS = """SELECT d.id, o.event_id::text, o.type, o.comment_id, d.destination, d.state, d.attempts, d.last_error,
-    to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+EVENTS = f"""SELECT d.id, o.event_id::text, o.type, o.comment_id, d.destination, d.state, d.attempts, d.last_error,
+    {sql_rfc3339("o.created_at")}, {sql_rfc3339("d.next_attempt_at")}
     FROM deliveries d JOIN outbox o ON o.id = d.event WHERE d.state = %s ORDER BY d.id DESC LIMIT 100"""
 RETRY_NOW = """UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = now(), leased_until = NULL,
     finished_at = NULL WHERE id = %s AND state = 'failed' RETURNING id"""
@@ -115,10 +114,6 @@ def retry(delivery_id: int):
             raise NotFound(f"There is no failed delivery {delivery_id}.", code="event_not_found")
         cursor.execute(outbox.NOTIFY)
     return "", 204
-
-
-def _not_found(comment_id: int) -> NotFound:
-    return NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
 
 
 def _record(cursor, action: str, comment_id: int, old_status: str, new_status: str | None) -> None:

@@ -8,6 +8,8 @@ destination) -> claim (worker: a lease, FOR UPDATE SKIP LOCKED) -> delivered, re
 failed for good -> removed after the retention period, in batches.
 """
 
+from comment import sql_rfc3339
+
 EVENT_TYPES = ("comment.created", "comment.published", "comment.edited", "comment.deleted")
 DELIVERY_STATES = ("pending", "delivered", "failed")
 # What GET /admin/events shows of a delivery, in the order moderation.EVENTS selects it.
@@ -18,10 +20,9 @@ DELIVERY_FIELDS = (
 RETENTION = "7 days"  # delivered events are kept this long, then removed in batches
 
 # The public fields of comment row `c`, as the webhook payload carries them.
-PUBLIC_JSON = """jsonb_build_object('id', c.id, 'thread', c.thread, 'parent_id', c.parent_id, 'name', c.name,
+PUBLIC_JSON = f"""jsonb_build_object('id', c.id, 'thread', c.thread, 'parent_id', c.parent_id, 'name', c.name,
     'comment', c.comment, 'status', c.status,
-    'created_at', to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    'edited_at', to_char(c.edited_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))"""
+    'created_at', {sql_rfc3339("c.created_at")}, 'edited_at', {sql_rfc3339("c.edited_at")})"""
 RECORD = f"""INSERT INTO outbox (type, comment_id, comment)
     SELECT %s, c.id, {PUBLIC_JSON} FROM comments c WHERE c.id = %s"""
 # The same, in the insert statement of db.py, from the row its INSERT ... RETURNING gave (alias i):
@@ -77,7 +78,7 @@ FAN_OUT = """WITH batch AS (
 
 # Due deliveries, each the oldest pending one for its comment and destination (so events reach
 # a receiver in order), not leased by another worker; leased to this one for `lease` seconds.
-CLAIM = """UPDATE deliveries d SET leased_until = now() + make_interval(secs => %(lease)s), attempts = attempts + 1
+CLAIM = f"""UPDATE deliveries d SET leased_until = now() + make_interval(secs => %(lease)s), attempts = attempts + 1
     FROM outbox o
     WHERE o.id = d.event AND d.id IN (
         SELECT id FROM deliveries x
@@ -87,7 +88,7 @@ CLAIM = """UPDATE deliveries d SET leased_until = now() + make_interval(secs => 
               AND y.state = 'pending' AND y.id < x.id)
         ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
     RETURNING d.id, d.destination, d.attempts, o.event_id::text, o.type,
-        to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), o.comment"""
+        {sql_rfc3339("o.created_at")}, o.comment"""
 DELIVERED = "UPDATE deliveries SET state = 'delivered', finished_at = now(), leased_until = NULL WHERE id = %s"
 RETRY = """UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => %s), leased_until = NULL,
     last_error = %s WHERE id = %s"""

@@ -13,7 +13,7 @@ import payload
 import spam
 from comment import PUBLIC_STATUSES, Comment, validate_edit
 from db import COLUMNS, database, erase
-from exceptions import Forbidden, NotFound, Unauthorized
+from exceptions import CommentNotFound, Forbidden, Unauthorized
 
 blueprint = Blueprint("ownership", __name__)
 
@@ -37,7 +37,7 @@ def edit_comment(comment_id: int):
         cursor.execute(UPDATE, (edit.name, edit.comment, new_status, comment_id, status))
         row = cursor.fetchone()
         if row is None:  # erased or moderated between the check and the update
-            raise NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+            raise CommentNotFound(comment_id)
         if status != "rejected":
             outbox.record(cursor, "comment.edited", comment_id)
     comment = Comment(*row)
@@ -51,7 +51,7 @@ def delete_comment(comment_id: int):
     authorize_author(comment_id)
     with database().transaction() as cursor:
         if erase(cursor, comment_id) is None:
-            raise NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+            raise CommentNotFound(comment_id)
     return "", 204
 
 
@@ -60,11 +60,11 @@ def authorize_author(comment_id: int) -> str:
     window = current_app.config["SETTINGS"].edit_window_seconds
     row = database().query(AUTHORSHIP, (window, comment_id), one=True)
     if row is None:
-        raise NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+        raise CommentNotFound(comment_id)
     token_hash, status, within_window = row
     if not auth.same_secret(auth.bearer_token(request), token_hash and bytes(token_hash)):
         if status not in PUBLIC_STATUSES:
-            raise NotFound(f"There is no comment {comment_id}.", code="comment_not_found")
+            raise CommentNotFound(comment_id)
         raise Unauthorized()
     if not within_window:
         raise Forbidden("The time for editing this comment is over.", code="edit_window_closed")

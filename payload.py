@@ -66,9 +66,7 @@ def read_raw_body(request: Request, limit: int) -> bytes:
 
 def reject_query(request: Request) -> None:
     """Operations that take no query parameters refuse any, rather than silently ignore them."""
-    args = _urlencoded(request.query_string)
-    if args is None:
-        raise InvalidInput("The query string is not valid UTF-8 urlencoded data.", code="invalid_query")
+    args = _query_args(request)
     if args:
         fields = {key: "is not a known parameter" for key in args}
         raise InvalidInput("This operation takes no query parameters.", code="invalid_query", fields=fields)
@@ -194,12 +192,7 @@ def read_admin_list_query(request: Request) -> AdminListQuery:
 
 def read_count_query(request: Request) -> list[str]:
     """GET /counts: 1 to 100 `thread` parameters, each normalised, repeats ignored."""
-    args = _urlencoded(request.query_string, max_fields=MAX_COUNT_THREADS)
-    if args is None:
-        raise InvalidInput(
-            f"The query string is not valid UTF-8 urlencoded data of at most {MAX_COUNT_THREADS} parameters.",
-            code="invalid_query",
-        )
+    args = _query_args(request, max_fields=MAX_COUNT_THREADS)
     errors = {key: "is not a known parameter" for key in args if key != "thread"}
     threads = list(dict.fromkeys(normalize(thread) for thread in args.get("thread", [])))
     if not 1 <= len(threads) <= MAX_COUNT_THREADS:
@@ -213,9 +206,7 @@ def read_count_query(request: Request) -> list[str]:
 
 def _single_values(request: Request, known: frozenset[str]) -> tuple[dict[str, str], dict[str, str]]:
     """The query's parameters, each given at most once; and the errors found so far."""
-    args = _urlencoded(request.query_string)
-    if args is None:
-        raise InvalidInput("The query string is not valid UTF-8 urlencoded data.", code="invalid_query")
+    args = _query_args(request)
     errors = {}
     for key, values in args.items():
         if key not in known:
@@ -223,6 +214,16 @@ def _single_values(request: Request, known: frozenset[str]) -> tuple[dict[str, s
         elif len(values) > 1:
             errors[key] = "must be given only once"
     return {key: values[0] for key, values in args.items()}, errors
+
+
+def _query_args(request: Request, max_fields: int = MAX_FIELDS) -> dict[str, list[str]]:
+    args = _urlencoded(request.query_string, max_fields)
+    if args is None:
+        raise InvalidInput(
+            f"The query string is not valid UTF-8 urlencoded data of at most {max_fields} parameters.",
+            code="invalid_query",
+        )
+    return args
 
 
 def _thread(raw: str | None, errors: dict) -> str | None:

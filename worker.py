@@ -17,6 +17,7 @@ import os
 import random
 import select
 import signal
+import smtplib
 import sys
 import threading
 import time
@@ -149,7 +150,7 @@ class Worker:
             return webhooks.Outcome("delivered", "no recipient")
         try:
             mail.send(self.settings, mail.reply_message(self.settings, recipient, reply, reply["parent_id"]))
-        except (OSError, mail.smtplib.SMTPException) as error:
+        except (OSError, smtplib.SMTPException) as error:
             return webhooks.Outcome("retry", f"{type(error).__name__}: {error}"[:300])
         return webhooks.Outcome("delivered", "sent")
 
