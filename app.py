@@ -17,6 +17,7 @@ import counts
 import errors
 import health
 import mail
+import media
 import middleware
 import migrate
 import moderation
@@ -25,6 +26,7 @@ import ownership
 from comment import parse_id
 from db import CommentDatabase
 from json_provider import OrjsonProvider
+from object_store import ObjectStore
 
 log = logging.getLogger("comments.app")
 
@@ -45,18 +47,30 @@ def create_app(settings: config.Config | None = None) -> Flask:
         connect_timeout=settings.db_connect_timeout,
         statement_timeout_ms=settings.db_statement_timeout_ms,
         pool_timeout=settings.db_pool_timeout,
+        media_base=media_base(settings),
     )
+    if settings.media_bucket:
+        app.extensions["object_store"] = ObjectStore(settings)
+    else:
+        log.info("images are off: set MEDIA_BUCKET (and the AWS_* variables of its store) to accept them")
     app.extensions["schema_versions"] = set(migrate.available())
     # "/comments//1" must not be "fixed" by a redirect built from the client's Host header.
     app.url_map.merge_slashes = False
     app.url_map.converters["id"] = IdConverter
     errors.register(app)
     middleware.register(app, settings.cors_origins)
-    for feature in (comments_api, ownership, moderation, counts, mail, health, openapi):
+    for feature in (comments_api, ownership, moderation, counts, media, mail, health, openapi):
         app.register_blueprint(feature.blueprint)
     if not settings.admin_token:
         log.info("admin API is off: set ADMIN_TOKEN (at least 32 characters) to turn it on")
     return app
+
+
+def media_base(settings: config.Config) -> str:
+    """Where image URLs point: straight at a CDN or public bucket, or at this API's redirect."""
+    if settings.media_public_url:
+        return f"{settings.media_public_url.rstrip('/')}/"
+    return f"{settings.public_url.rstrip('/')}/media/"
 
 
 class IdConverter(BaseConverter):

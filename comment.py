@@ -50,6 +50,7 @@ class Comment:
     status: str  # published, pending, rejected or deleted
     created_at: str  # RFC 3339, UTC, formatted by the database
     edited_at: str | None
+    images: list[dict]  # {"url", "content_type", "width", "height", "bytes"} (media.py)
 
     # No to_json(): the JSON provider (orjson) serialises dataclasses field by field, in order.
 

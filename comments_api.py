@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, jsonify, request
 
 import auth
+import media
 import payload
 import spam
 from comment import START, CreatedComment, validate_new_comment
@@ -21,14 +22,25 @@ blueprint = Blueprint("comments", __name__)
 @blueprint.post("/comments")
 def create_comment():
     payload.reject_query(request)
-    new = validate_new_comment(payload.read_body(request, current_app.config["MAX_CONTENT_LENGTH"]))
+    fields, uploads = payload.read_body(request, current_app.config["MAX_CONTENT_LENGTH"], media.image_limits())
+    new = validate_new_comment(fields)
+    images = media.process(uploads)
     settings = current_app.config["SETTINGS"]
     status = spam.status_for_new(
         honeypot=new.honeypot, text=new.comment, moderation=settings.moderation, max_links=settings.max_links
     )
     token, token_hash = auth.new_edit_token()
     client = auth.client_fingerprint(settings.secret_key, request.remote_addr)
-    comment = database().add(new, status=status, token_hash=token_hash, client=client, limit=settings.rate_limit_posts)
+    media_ids = media.store(images)  # uploaded before the comment commits (see media.py)
+    comment = database().add(
+        new,
+        status=status,
+        token_hash=token_hash,
+        client=client,
+        limit=settings.rate_limit_posts,
+        images=[image.describe() for image in images],
+        media_ids=media_ids,
+    )
     comment.status = spam.status_shown_to_author(comment.status)
     return jsonify(CreatedComment.of(comment, token)), 201, {"Location": f"/comments/{comment.id}"}
 

@@ -5,6 +5,7 @@ Twelve-factor config: nothing is read from files except a local `.env` during de
 """
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,11 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # "\ud83d\ude00" in JSON), so 128 KiB is both the default and the smallest limit allowed.
 MIN_BODY_BYTES = 128 * 1024
 MIN_SECRET_LENGTH = 32
+MAX_IMAGES = 4  # image parts in one post
 RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600}
+MIB = 1024 * 1024
+# S3's rules for bucket names (lower-case letters, digits, dots and hyphens; 3 to 63 long).
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class ConfigError(ValueError):
@@ -55,7 +60,21 @@ class Config:
     mail_from: str
     site_url: str | None
     public_url: str
+    media_bucket: str | None  # None: images are switched off
+    max_image_bytes: int
+    max_image_pixels: int
+    media_public_url: str | None
+    s3_endpoint: str | None  # None: the provider's own (AWS)
+    s3_public_endpoint: str | None
+    s3_access_key_id: str | None  # None: the AWS SDK's own chain (profiles, instance roles...)
+    s3_secret_access_key: str | None
+    s3_region: str
     debug: bool
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """A multipart post: the text's own limit plus the largest images allowed."""
+        return self.max_body_bytes + MAX_IMAGES * self.max_image_bytes
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -142,6 +161,17 @@ def _webhook_secret(env: Mapping[str, str], urls: tuple[str, ...]) -> str | None
     return secret
 
 
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    return next(iter(_urls(env, name)), None)
+
+
+def _bucket(env: Mapping[str, str]) -> str | None:
+    name = env.get("MEDIA_BUCKET", "").strip()
+    if name and not BUCKET_NAME.fullmatch(name):
+        raise ConfigError(f"MEDIA_BUCKET={name!r} is not a valid bucket name (a-z, 0-9, '.', '-'; 3 to 63 long)")
+    return name or None
+
+
 def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     origins = tuple(o.strip().rstrip("/") for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
     for origin in origins:
@@ -186,7 +216,17 @@ def from_environment(env: Mapping[str, str]) -> Config:
         smtp_url=next(iter(_urls(env, "SMTP_URL", ("smtp://", "smtps://"))), None),
         mail_from=env.get("MAIL_FROM", "").strip() or "comments@localhost",
         site_url=next(iter(_urls(env, "SITE_URL")), None),
-        public_url=next(iter(_urls(env, "PUBLIC_URL")), None) or "http://localhost:5000",
+        public_url=_url(env, "PUBLIC_URL") or "http://localhost:5000",
+        media_bucket=_bucket(env),
+        max_image_bytes=_integer(env, "MAX_IMAGE_BYTES", 5 * MIB, 64 * 1024, 50 * MIB),
+        max_image_pixels=_integer(env, "MAX_IMAGE_PIXELS", 40_000_000, 100_000, 200_000_000),
+        media_public_url=_url(env, "MEDIA_PUBLIC_URL"),
+        # The AWS SDK's own variables, so that the same settings work for any S3 provider.
+        s3_endpoint=(endpoint := _url(env, "AWS_ENDPOINT_URL_S3")),
+        s3_public_endpoint=_url(env, "MEDIA_PUBLIC_ENDPOINT") or endpoint,
+        s3_access_key_id=env.get("AWS_ACCESS_KEY_ID", "").strip() or None,
+        s3_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "").strip() or None,
+        s3_region=env.get("AWS_REGION", "").strip() or "us-east-1",
         debug=_flag(env, "FLASK_DEBUG"),
     )
 

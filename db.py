@@ -15,8 +15,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from itertools import product
 
+import orjson
 import psycopg2
 import psycopg2.errors
+import psycopg2.extras
 from flask import current_app
 
 import outbox
@@ -29,13 +31,15 @@ from exceptions import (
     ParentNotFound,
     RateLimited,
     SchemaNotReady,
+    StorageUnavailable,
 )
 from pool import ConnectionPool, PoolTimeout
 from spam import DUPLICATE_WINDOW
 
 COLUMNS = (
     "id, thread, parent_id, name, comment, status,"
-    f" {sql_rfc3339('created_at')} AS created_at, {sql_rfc3339('edited_at')} AS edited_at"
+    f" {sql_rfc3339('created_at')} AS created_at, {sql_rfc3339('edited_at')} AS edited_at,"
+    " media_urls(images) AS images"
 )
 _PUBLIC = f"status IN {PUBLIC_STATUSES}"
 # Transactions below this id have finished for every snapshot: see migrations/0002.
@@ -71,7 +75,8 @@ def _insert_sql(limited: bool) -> str:
     parent visible, the workers' notification, then the comment or NULLs.
 
     $1 thread, $2 parent_id, $3 name, $4 comment, $5 status, $6 edit token hash, $7 client,
-    $8 seconds per post, $9 period in seconds, $10 e-mail, $11 notify_replies."""
+    $8 seconds per post, $9 period in seconds, $10 e-mail, $11 notify_replies, $12 images (as
+    comments.images holds them), $13 their media ids (media.py)."""
     limiter = rate_limits.LIMITER_CTE if limited else rate_limits.UNLIMITED_CTE
     limiter = limiter.replace("$client", "$7").replace("$interval", "$8").replace("$period", "$9")
     return f"""WITH {limiter},
@@ -85,10 +90,15 @@ def _insert_sql(limited: bool) -> str:
         ) AS visible
     ),
     inserted AS (
-        INSERT INTO comments (thread, parent_id, name, comment, status, edit_token_hash, client, email, notify_replies)
-        SELECT $1, $2, $3, $4, $5, $6, $7, $10, $11
+        INSERT INTO comments (thread, parent_id, name, comment, status, edit_token_hash, client, email,
+            notify_replies, images)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $10, $11, $12
         WHERE EXISTS (SELECT FROM allowed) AND NOT EXISTS (SELECT FROM duplicate) AND (SELECT visible FROM parent)
         RETURNING {COLUMNS}
+    ),
+    linked AS (
+        INSERT INTO comment_media (comment_id, media_id)
+        SELECT inserted.id, media_id FROM inserted, unnest($13::bigint[]) AS media_id ON CONFLICT DO NOTHING
     ),
     {outbox.EVENTS_OF_INSERTED}
     SELECT EXISTS (SELECT FROM allowed), EXISTS (SELECT FROM duplicate), (SELECT visible FROM parent),
@@ -106,7 +116,8 @@ STATEMENTS = {
 # Run on every new connection: prepare all statements, and report what the service relies on.
 # Declared where PostgreSQL could not infer them (a parameter the unlimited insert never uses).
 _PARAMETER_TYPES = dict.fromkeys(
-    ("insert_limited", "insert_unlimited"), "(text, bigint, text, text, text, bytea, text, float8, int, text, boolean)"
+    ("insert_limited", "insert_unlimited"),
+    "(text, bigint, text, text, text, bytea, text, float8, int, text, boolean, jsonb, bigint[])",
 )
 _PREPARE = ";".join(f"PREPARE {name} {_PARAMETER_TYPES.get(name, '')} AS {sql}" for name, sql in STATEMENTS.items())
 _SERVER_ENCODING = "SELECT current_setting('server_encoding')"
@@ -119,6 +130,13 @@ _NOT_MIGRATED = (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn
 _READ_ONLY_ERRORS = (psycopg2.errors.ReadOnlySqlTransaction,)
 
 
+# JSON from the database (images) decoded by orjson: several times faster than the standard library.
+psycopg2.extras.register_default_json(globally=True, loads=orjson.loads)
+psycopg2.extras.register_default_jsonb(globally=True, loads=orjson.loads)
+# The foreign key that fails when an image's row was deleted while the comment was being posted.
+_MEDIA_GONE = "comment_media_media_id_fkey"
+
+
 @dataclass(frozen=True)
 class Page:
     comments: list[Comment]
@@ -128,13 +146,22 @@ class Page:
 
 class CommentDatabase:
     def __init__(
-        self, url: str, *, pool_size: int, connect_timeout: int, statement_timeout_ms: int, pool_timeout: float
+        self,
+        url: str,
+        *,
+        pool_size: int,
+        connect_timeout: int,
+        statement_timeout_ms: int,
+        pool_timeout: float,
+        media_base: str = "/media/",
     ):
         self._connect_kwargs = dict(
             dsn=url,
             connect_timeout=connect_timeout,
             application_name="comments-api",
-            options=f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}",
+            # comments.media_base: the URL prefix of images (migrations/0005, media_urls()).
+            options=f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}"
+            f" -c comments.media_base={media_base}",
             # Notice a vanished server on an idle or half-open connection instead of hanging.
             keepalives=1,
             keepalives_idle=10,
@@ -149,21 +176,31 @@ class CommentDatabase:
         self._pool_lock = threading.Lock()
 
     def add(
-        self, new: NewComment, *, status: str, token_hash: bytes, client: str, limit: tuple[int, int] | None
+        self,
+        new: NewComment,
+        *,
+        status: str,
+        token_hash: bytes,
+        client: str,
+        limit: tuple[int, int] | None,
+        images: list[dict] = (),
+        media_ids: list[int] = (),
     ) -> Comment:
         """Store a new comment, unless its client is over the limit (RateLimited), it repeats the
         client's recent comment in this thread (Conflict), or its parent is not visible."""
         interval, period = rate_limits.interval_and_period(limit) if limit else (0.0, 0)
         params = (
             *(new.thread, new.parent_id, new.name, new.comment, status, token_hash, client, interval, period),
-            *(new.email, new.notify_replies),
+            *(new.email, new.notify_replies, orjson.dumps(images).decode(), list(media_ids)),
         )
         try:
             allowed, duplicate, parent_visible, _notified, *row = self._execute(
                 "insert_limited" if limit else "insert_unlimited", params, one=True
             )
-        except psycopg2.errors.ForeignKeyViolation:  # the parent was erased meanwhile
-            raise ParentNotFound() from None
+        except psycopg2.errors.ForeignKeyViolation as error:
+            if error.diag.constraint_name == _MEDIA_GONE:  # an identical image was being deleted
+                raise StorageUnavailable("An image was being removed as you posted; post again.") from None
+            raise ParentNotFound() from None  # the parent was erased meanwhile
         if not allowed:
             (retry_after,) = self._run(rate_limits.RETRY_AFTER, (interval, period, client), one=True) or (1,)
             raise RateLimited(retry_after)
@@ -294,9 +331,15 @@ def _database_errors():
         raise DatabaseUnavailable() from error
 
 
-def erase(cursor, comment_id: int) -> str | None:
-    """Delete a comment's words for good, inside the caller's transaction; returns its status
-    before, or None if there is no such comment (or it was already erased).
+@dataclass(frozen=True)
+class Erased:
+    status: str  # the comment's status before
+    media_ids: list[int]  # images it no longer uses: delete them once committed (media.py)
+
+
+def erase(cursor, comment_id: int) -> Erased | None:
+    """Delete a comment's words and images for good, inside the caller's transaction; None if
+    there is no such comment (or it was already erased).
 
     With replies it stays as a tombstone (status deleted, name and comment NULL) so the thread
     keeps its shape; without, the row goes, and so does any tombstone ancestor left with no
@@ -310,6 +353,8 @@ def erase(cursor, comment_id: int) -> str | None:
         return None
     parent_id, status = found
     outbox.record_deletion(cursor, comment_id)
+    cursor.execute("DELETE FROM comment_media WHERE comment_id = %s RETURNING media_id", (comment_id,))
+    media_ids = [media_id for (media_id,) in cursor.fetchall()]
     if _erase_one(cursor, comment_id) == "gone":
         while parent_id is not None:
             cursor.execute(_LONELY_TOMBSTONE, (parent_id,))
@@ -318,7 +363,7 @@ def erase(cursor, comment_id: int) -> str | None:
                 break
             cursor.execute("DELETE FROM comments WHERE id = %s", (parent_id,))
             parent_id = row[0]
-    return status
+    return Erased(status, media_ids)
 
 
 # A deleted ancestor that no longer has replies: returns its own parent_id.
@@ -332,7 +377,7 @@ def _erase_one(cursor, comment_id: int) -> str:
     if has_replies:
         cursor.execute(
             "UPDATE comments SET status = 'deleted', name = NULL, comment = NULL, edit_token_hash = NULL,"
-            " email = NULL, notify_replies = false WHERE id = %s",
+            " email = NULL, notify_replies = false, images = '[]' WHERE id = %s",
             (comment_id,),
         )
         return "tombstone"

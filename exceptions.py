@@ -42,6 +42,21 @@ class ParentNotFound(InvalidInput):
         super().__init__(fields={"parent_id": "names no comment in this thread"})
 
 
+class InvalidImage(InvalidInput):
+    """An image part that is not one clean JPEG, PNG, WebP or GIF within the limits."""
+
+    code = "invalid_image"
+    message = "An image could not be accepted."
+
+    def __init__(self, part: str, problem: str):
+        super().__init__(f"{part} {problem}.", fields={part: problem})
+
+
+class ImagesDisabled(InvalidInput):
+    code = "images_disabled"
+    message = "This service does not accept images."
+
+
 class Unauthorized(ServiceError):
     """No credentials, malformed ones, or wrong ones: all refused alike."""
 
@@ -87,7 +102,7 @@ class BodyTooLarge(ServiceError):
 
 class UnsupportedMediaType(ServiceError):
     code = "unsupported_media_type"
-    message = "Send application/json or application/x-www-form-urlencoded."
+    message = "Send application/json, application/x-www-form-urlencoded or multipart/form-data."
 
 
 # --- the service cannot answer right now --------------------------------------------------------
@@ -118,3 +133,10 @@ class DatabaseMisconfigured(Unavailable):
 
     code = "database_misconfigured"
     message = "The database is misconfigured."
+
+
+class StorageUnavailable(Unavailable):
+    """The object store could not be reached or did not answer in time."""
+
+    code = "storage_unavailable"
+    message = "Images cannot be stored right now; try again shortly, or post without images."

@@ -1,4 +1,5 @@
-"""Apply pending schema migrations: a one-off admin command (`pipenv run migrate`).
+"""Apply pending schema migrations: a one-off admin command (`pipenv run migrate`). It also
+creates the media bucket (MEDIA_BUCKET) if it does not exist yet.
 
 Migrations are the numbered `.sql` files in migrations/, applied in order, each in its own
 transaction together with the row in schema_migrations that records it. A session-level
@@ -13,10 +14,12 @@ import logging
 from pathlib import Path
 
 import psycopg2
+from botocore.exceptions import BotoCoreError, ClientError
 
 import config
 import logs
 from db import encoding_problem
+from object_store import ObjectStore
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 LOCK_KEY = 0x636F6D6D656E7473  # "comments" in ASCII: one lock id for this service's migrations
@@ -65,6 +68,14 @@ def migrate(database_url: str, connect_timeout: int = 10) -> list[str]:
     return applied_now
 
 
+def prepare_bucket(settings: config.Config) -> None:
+    """Create MEDIA_BUCKET if it does not exist (images are off without one)."""
+    if not settings.media_bucket:
+        return
+    if ObjectStore(settings).ensure_bucket():
+        log.info("created the media bucket", extra={"bucket": settings.media_bucket})
+
+
 def main() -> None:
     settings = config.load_or_exit()
     logs.configure(settings.log_level)
@@ -77,6 +88,11 @@ def main() -> None:
         log.error("refusing to migrate this database; nothing was migrated", extra={"reason": str(error)})
         raise SystemExit(1) from None
     log.info("schema is current", extra={"applied": len(applied), "versions": applied})
+    try:
+        prepare_bucket(settings)
+    except (BotoCoreError, ClientError) as error:
+        log.error("cannot prepare the media bucket", extra={"reason": str(error)})
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, jsonify, request
 
 import auth
+import media
 import outbox
 import payload
 from comment import AdminComment, Position, sql_rfc3339
@@ -80,10 +81,11 @@ def decide(comment_id: int):
 def erase_comment(comment_id: int):
     payload.reject_query(request)
     with database().transaction() as cursor:
-        old_status = erase(cursor, comment_id)
-        if old_status is None:
+        erased = erase(cursor, comment_id)
+        if erased is None:
             raise CommentNotFound(comment_id)
-        _record(cursor, "erase", comment_id, old_status, None)
+        _record(cursor, "erase", comment_id, erased.status, None)
+    media.release(erased.media_ids)
     return "", 204
 
 

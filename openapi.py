@@ -84,6 +84,40 @@ _FORM_COMMENT = {
     },
 }
 
+_MULTIPART_COMMENT = {
+    **_FORM_COMMENT,
+    "properties": {
+        **_FORM_COMMENT["properties"],
+        "image": {
+            "type": "array",
+            "maxItems": 4,
+            "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+            "description": (
+                "Up to 4 parts named image: JPEG, PNG, WebP or GIF (recognised by decoding, not by name or type),"
+                " each at most MAX_IMAGE_BYTES and MAX_IMAGE_PIXELS. Stored re-encoded: metadata removed,"
+                " EXIF orientation applied, stills at most 2048 pixels on their longer side. Answers 400"
+                " images_disabled when the service has no MEDIA_BUCKET."
+            ),
+        },
+    },
+}
+_IMAGE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["url", "content_type", "width", "height", "bytes"],
+    "properties": {
+        "url": {
+            "type": "string",
+            "format": "uri",
+            "description": "GET /media/{key} (a 302 to a short-lived signed URL), or MEDIA_PUBLIC_URL/{key}.",
+        },
+        "content_type": {"type": "string", "enum": ["image/jpeg", "image/png", "image/webp", "image/gif"]},
+        "width": {"type": "integer", "minimum": 1},
+        "height": {"type": "integer", "minimum": 1},
+        "bytes": {"type": "integer", "minimum": 1},
+    },
+}
+
 _TIME = {"type": "string", "format": "date-time", "pattern": "Z$"}
 _COMMENT_PROPERTIES = {
     "id": ID,
@@ -104,6 +138,7 @@ _COMMENT_PROPERTIES = {
     },
     "created_at": _TIME,
     "edited_at": {"oneOf": [_TIME, {"type": "null"}], "description": "When its author last changed it."},
+    "images": {"type": "array", "maxItems": 4, "items": _ref("Image"), "description": "Empty when none."},
 }
 _COMMENT = {
     "type": "object",
@@ -253,6 +288,7 @@ DOCUMENT = {
                     "content": {
                         "application/json": {"schema": _ref("NewComment")},
                         "application/x-www-form-urlencoded": {"schema": _FORM_COMMENT},
+                        "multipart/form-data": {"schema": _MULTIPART_COMMENT},
                     },
                 },
                 "responses": {
@@ -406,6 +442,28 @@ DOCUMENT = {
                 },
             }
         },
+        "/media/{key}": {
+            "get": {
+                "operationId": "getImage",
+                "summary": "An image of a comment: a redirect to the object store, valid while a comment uses it.",
+                "parameters": [
+                    {
+                        "name": "key",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9a-f]{64}[.](jpg|png|webp|gif)$"},
+                    }
+                ],
+                "responses": {
+                    "302": {
+                        "description": "To a signed URL of the store (valid for an hour), or to MEDIA_PUBLIC_URL.",
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                    },
+                    "404": _error("NotFound"),
+                    "503": _error("Unavailable"),
+                },
+            }
+        },
         "/unsubscribe": {
             **{
                 method: {
@@ -487,6 +545,7 @@ DOCUMENT = {
         "schemas": {
             "NewComment": _NEW_COMMENT,
             "Comment": _COMMENT,
+            "Image": _IMAGE,
             "CreatedComment": _CREATED_COMMENT,
             "AdminComment": _ADMIN_COMMENT,
             "AdminCommentPage": _ADMIN_PAGE,
@@ -510,12 +569,13 @@ DOCUMENT = {
                 "Unauthorized": "Missing, malformed or wrong bearer token (code invalid_token).",
                 "Forbidden": "Not allowed now: the edit window is over (code edit_window_closed).",
                 "Conflict": "A duplicate of the client's recent comment, or a deleted comment to moderate.",
-                "TooLarge": "The body is over MAX_BODY_BYTES.",
-                "UnsupportedMediaType": "Neither JSON nor an urlencoded form.",
+                "TooLarge": "The body is over MAX_BODY_BYTES, or an image over MAX_IMAGE_BYTES (image_too_large).",
+                "UnsupportedMediaType": "Neither JSON, an urlencoded form nor multipart/form-data.",
                 "Unavailable": (
                     "Try again after Retry-After seconds: the database is unreachable or read-only"
-                    " (database_unavailable), the schema is behind (schema_outdated), or the database"
-                    " cannot be used as configured (database_misconfigured)."
+                    " (database_unavailable), the schema is behind (schema_outdated), the database"
+                    " cannot be used as configured (database_misconfigured), or images cannot be"
+                    " stored (storage_unavailable; posts without images still work)."
                 ),
             }.items()
         }

@@ -22,7 +22,8 @@ RETENTION = "7 days"  # delivered events are kept this long, then removed in bat
 # The public fields of comment row `c`, as the webhook payload carries them.
 PUBLIC_JSON = f"""jsonb_build_object('id', c.id, 'thread', c.thread, 'parent_id', c.parent_id, 'name', c.name,
     'comment', c.comment, 'status', c.status,
-    'created_at', {sql_rfc3339("c.created_at")}, 'edited_at', {sql_rfc3339("c.edited_at")})"""
+    'created_at', {sql_rfc3339("c.created_at")}, 'edited_at', {sql_rfc3339("c.edited_at")},
+    'images', media_urls(c.images))"""
 RECORD = f"""INSERT INTO outbox (type, comment_id, comment)
     SELECT %s, c.id, {PUBLIC_JSON} FROM comments c WHERE c.id = %s"""
 # The same, in the insert statement of db.py, from the row its INSERT ... RETURNING gave (alias i):
@@ -31,7 +32,7 @@ EVENTS_OF_INSERTED = """events AS (
         INSERT INTO outbox (type, comment_id, comment)
         SELECT t.type, i.id, jsonb_build_object('id', i.id, 'thread', i.thread, 'parent_id', i.parent_id,
             'name', i.name, 'comment', i.comment, 'status', i.status, 'created_at', i.created_at,
-            'edited_at', i.edited_at)
+            'edited_at', i.edited_at, 'images', i.images)
         FROM inserted i, (VALUES ('comment.created'), ('comment.published')) AS t (type)
         WHERE i.status <> 'rejected' AND (t.type = 'comment.created' OR i.status = 'published')
         RETURNING 1
@@ -39,7 +40,8 @@ EVENTS_OF_INSERTED = """events AS (
 NOTIFY_IF_EVENTS = "(SELECT pg_notify('outbox', '') WHERE EXISTS (SELECT FROM events))"
 # A deletion: the comment as the public last saw it, without its words.
 RECORD_DELETION = f"""INSERT INTO outbox (type, comment_id, comment)
-    SELECT 'comment.deleted', c.id, {PUBLIC_JSON} || '{{"name": null, "comment": null, "status": "deleted"}}'
+    SELECT 'comment.deleted', c.id,
+        {PUBLIC_JSON} || '{{"name": null, "comment": null, "status": "deleted", "images": []}}'
     FROM comments c WHERE c.id = %s AND c.status <> 'rejected'"""
 # Workers LISTEN on this channel; a notification is sent when the transaction commits.
 NOTIFY = "SELECT pg_notify('outbox', '')"

@@ -8,6 +8,7 @@ is refused with one answer (401), except that a comment the public cannot see st
 from flask import Blueprint, current_app, jsonify, request
 
 import auth
+import media
 import outbox
 import payload
 import spam
@@ -50,8 +51,10 @@ def delete_comment(comment_id: int):
     payload.reject_query(request)
     authorize_author(comment_id)
     with database().transaction() as cursor:
-        if erase(cursor, comment_id) is None:
+        erased = erase(cursor, comment_id)
+        if erased is None:
             raise CommentNotFound(comment_id)
+    media.release(erased.media_ids)
     return "", 204
 
 

@@ -3,16 +3,21 @@
 import base64
 import binascii
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from urllib.parse import parse_qsl
 
 from flask import Request
+from werkzeug.sansio.multipart import Epilogue, Field, File, MultipartDecoder, NeedData, Preamble
 
 from comment import FIELD_LIMITS, START, Position, normalize, parse_id, text_problem
-from exceptions import BodyTooLarge, InvalidInput, UnsupportedMediaType, ValidationError
+from exceptions import BodyTooLarge, ImagesDisabled, InvalidInput, UnsupportedMediaType, ValidationError
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
+MULTIPART_TYPE = "multipart/form-data"
+IMAGE_FIELD = "image"
 MAX_FIELDS = 20
 LIMIT_RANGE = (1, 100)
 DEFAULT_LIMIT = 20
@@ -24,13 +29,25 @@ MAX_COUNT_THREADS = 100
 READ_STEP = 16384
 
 
-def read_body(request: Request, limit: int) -> dict:
-    """The body of a POST as a dict of fields, from JSON or an urlencoded form."""
+@dataclass(frozen=True)
+class ImageLimits:
+    """What a multipart post may carry besides its text (MAX_IMAGE_BYTES and four parts)."""
+
+    per_image: int
+    count: int
+    enabled: bool
+
+
+def read_body(request: Request, limit: int, images: ImageLimits | None = None) -> tuple[dict, list[bytes]]:
+    """The fields of a POST, from JSON, an urlencoded form or multipart/form-data; and the
+    bytes of its image parts, in order (multipart only, when `images` allows them)."""
     mimetype = request.mimetype
+    if mimetype == MULTIPART_TYPE and images is not None:
+        return _read_multipart(request, limit, images)
     if mimetype not in (JSON_TYPE, FORM_TYPE):
         raise UnsupportedMediaType()
     raw = read_raw_body(request, limit)
-    return _parse_json(raw) if mimetype == JSON_TYPE else _parse_form(raw)
+    return (_parse_json(raw) if mimetype == JSON_TYPE else _parse_form(raw)), []
 
 
 def read_json_body(request: Request, limit: int) -> dict:
@@ -46,22 +63,90 @@ def read_raw_body(request: Request, limit: int) -> bytes:
     Reads the server's input stream itself: werkzeug's limited stream ends a chunked body
     quietly at the limit, which would store a truncated form instead of answering 413.
     """
+    return b"".join(_body_chunks(request, limit))
+
+
+def _body_chunks(request: Request, limit: int) -> Iterator[bytes]:
+    """The body as it arrives, in pieces of at most READ_STEP bytes; BodyTooLarge past `limit`."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise BodyTooLarge()
-    stream, parts, size = request.environ["wsgi.input"], [], 0
+    stream, size = request.environ["wsgi.input"], 0
+    while True:
+        try:
+            chunk = stream.read(min(READ_STEP, limit + 1 - size))
+        except Exception:  # the server's own framing errors (bad chunk sizes...) are not OSErrors
+            raise InvalidInput("The request body is not framed correctly.", code="malformed_body") from None
+        if not chunk:
+            return
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        yield chunk
+
+
+def _read_multipart(request: Request, text_limit: int, limits: ImageLimits) -> tuple[dict, list[bytes]]:
+    """Text fields and image parts, read as they stream in and kept in memory only (never in
+    temporary files): the text within `text_limit`, each image within its own limit."""
+    boundary = request.mimetype_params.get("boundary", "")
+    if not 1 <= len(boundary) <= 70 or not boundary.isascii():
+        raise InvalidInput("A multipart body needs a boundary of 1 to 70 characters.", code="malformed_body")
+    body_limit = text_limit + (limits.count * limits.per_image if limits.enabled else 0)
+    decoder = MultipartDecoder(boundary.encode(), max_parts=MAX_FIELDS + limits.count)
+    text: dict[str, list[str]] = {}
+    images: list[bytes] = []
+    part = None  # (kind, name, pieces) of the part being read
+    text_size = 0
     try:
-        while size <= limit:
-            part = stream.read(min(READ_STEP, limit + 1 - size))
-            if not part:
+        for chunk in chain(_body_chunks(request, body_limit), [None]):  # None: the end
+            decoder.receive_data(chunk)
+            while not isinstance(event := decoder.next_event(), NeedData | Epilogue):
+                if isinstance(event, Preamble):
+                    continue
+                if isinstance(event, Field | File):
+                    part = _start_part(event, images, limits)
+                    continue
+                kind, name, pieces = part
+                pieces.append(event.data)
+                if kind == "text":
+                    text_size += len(event.data)
+                    if text_size > text_limit:
+                        raise BodyTooLarge()
+                elif sum(map(len, pieces)) > limits.per_image:
+                    raise BodyTooLarge(f"{name} is larger than {limits.per_image} bytes.", code="image_too_large")
+                if not event.more_data:
+                    _finish_part(kind, name, pieces, text, images)
+            if isinstance(event, Epilogue):
                 break
-            parts.append(part)
-            size += len(part)
-    except Exception:  # the server's own framing errors (bad chunk sizes...) are not OSErrors
-        raise InvalidInput("The request body is not framed correctly.", code="malformed_body") from None
-    if size > limit:
-        raise BodyTooLarge()
-    return b"".join(parts)
+    except ValueError:  # werkzeug's word for a body that does not follow the multipart format
+        raise InvalidInput("The multipart body is malformed.", code="malformed_body") from None
+    if not isinstance(event, Epilogue):
+        raise InvalidInput("The multipart body ends before its closing boundary.", code="malformed_body")
+    return _form_fields(text), images
+
+
+def _start_part(event: Field | File, images: list[bytes], limits: ImageLimits) -> tuple[str, str, list[bytes]]:
+    if not event.name:
+        raise ValidationError({"(unnamed part)": "every part needs a name"})
+    if event.name != IMAGE_FIELD:
+        if isinstance(event, File):
+            raise ValidationError({event.name: "is not a known file field: send images as image"})
+        return "text", event.name, []
+    if not limits.enabled:
+        raise ImagesDisabled()
+    if len(images) >= limits.count:
+        raise ValidationError({IMAGE_FIELD: f"at most {limits.count} images per comment"})
+    return "image", f"image[{len(images) + 1}]", []
+
+
+def _finish_part(kind: str, name: str, pieces: list[bytes], text: dict, images: list[bytes]) -> None:
+    if kind == "image":
+        images.append(b"".join(pieces))
+        return
+    try:
+        text.setdefault(name, []).append(b"".join(pieces).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidInput("The form's text is not valid UTF-8.", code="malformed_form") from None
 
 
 def reject_query(request: Request) -> None:
@@ -103,6 +188,11 @@ def _parse_form(raw: bytes) -> dict:
     data = _urlencoded(raw)
     if data is None:
         raise InvalidInput("The form is not valid UTF-8 urlencoded data.", code="malformed_form")
+    return _form_fields(data)
+
+
+def _form_fields(data: dict[str, list[str]]) -> dict:
+    """A form's fields (urlencoded or multipart) as the validation takes them."""
     duplicated = {key: "must be given only once" for key, values in data.items() if len(values) > 1}
     if duplicated:
         raise ValidationError(duplicated)

@@ -7,11 +7,13 @@ starts a throwaway embedded PostgreSQL in a temporary folder, far from the dev d
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import boto3
 import psycopg2
 import pytest
 
@@ -19,6 +21,7 @@ import config
 import migrate
 from app import create_app
 from embedded_postgres import EmbeddedPostgres, with_database
+from embedded_seaweedfs import EmbeddedSeaweedFS
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +92,8 @@ def settings_for(database_url: str, **overrides: str) -> config.Config:
 def empty_tables(database_url: str) -> None:
     with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE comments, post_limits, moderation_log, thread_counts, outbox, deliveries RESTART IDENTITY"
+            "TRUNCATE comments, post_limits, moderation_log, thread_counts, outbox, deliveries, comment_media, media"
+            " RESTART IDENTITY"
         )
     conn.close()
 
@@ -132,3 +136,85 @@ def own_postgres():
     yield server
     server.stop("immediate")
     shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- the object store (images) ----------------------------------------------------------------
+
+S3_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
+
+
+@contextmanager
+def running_seaweedfs() -> Iterator[EmbeddedSeaweedFS]:
+    """A SeaweedFS of the caller's own (tests that stop or freeze the store need one)."""
+    folder = Path(tempfile.mkdtemp(prefix="comments-test-s3-"))
+    store = EmbeddedSeaweedFS(folder)
+    store.start()
+    try:
+        yield store
+    finally:
+        store.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3_environment() -> Iterator[dict[str, str]]:
+    """Where the suite's S3 store is: the one AWS_ENDPOINT_URL_S3 names (as in docker compose),
+    or else a throwaway embedded SeaweedFS, started once for the session."""
+    if os.environ.get("AWS_ENDPOINT_URL_S3"):
+        yield {name: os.environ[name] for name in S3_VARIABLES if name in os.environ}
+        return
+    with running_seaweedfs() as store:
+        yield store.environment
+
+
+@pytest.fixture(scope="session")
+def media_bucket(s3_environment) -> str:
+    """One bucket for the session (a new bucket is a new SeaweedFS collection, slow to write first)."""
+    name = f"test-{uuid.uuid4().hex[:20]}"
+    migrate.prepare_bucket(
+        config.from_environment({"DATABASE_URL": "postgresql://unused", **s3_environment, "MEDIA_BUCKET": name})
+    )
+    return name
+
+
+@pytest.fixture
+def media_environment(s3_environment, media_bucket) -> dict[str, str]:
+    """The S3 variables and the suite's bucket, emptied for this test."""
+    environment = {**s3_environment, "MEDIA_BUCKET": media_bucket}
+    empty_bucket(environment)
+    return environment
+
+
+def s3_client(environment: dict):
+    """A client of the test's own, to look at the bucket behind the service's back."""
+    return boto3.client(
+        "s3",
+        endpoint_url=environment["AWS_ENDPOINT_URL_S3"],
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+        region_name=environment.get("AWS_REGION", "us-east-1"),
+    )
+
+
+def stored_keys(environment: dict) -> set[str]:
+    listing = s3_client(environment).list_objects_v2(Bucket=environment["MEDIA_BUCKET"])
+    return {item["Key"] for item in listing.get("Contents", [])}
+
+
+def empty_bucket(environment: dict) -> None:
+    client = s3_client(environment)
+    for key in stored_keys(environment):
+        client.delete_object(Bucket=environment["MEDIA_BUCKET"], Key=key)
+
+
+@pytest.fixture
+def media_app(clean_database, media_environment):
+    """The app with images switched on, against the real store."""
+    app = create_app(settings_for(clean_database, **media_environment))
+    yield app
+    app.extensions["comments_db"].close()
+
+
+@pytest.fixture
+def media_client(media_app):
+    return media_app.test_client()

@@ -132,3 +132,35 @@ def test_bad_worker_settings_name_the_variable(env, named):
 def test_webhook_urls_are_a_list():
     settings = from_environment({"WEBHOOK_URLS": "https://a.example/x, http://b.example/y", "WEBHOOK_SECRET": "s" * 32})
     assert settings.webhook_urls == ("https://a.example/x", "http://b.example/y")
+
+
+def test_media_defaults_leave_images_off():
+    settings = from_environment({})
+    assert settings.media_bucket is None and settings.max_image_bytes == 5 * 1024 * 1024
+    assert settings.max_image_pixels == 40_000_000 and settings.s3_region == "us-east-1"
+    assert settings.s3_endpoint is settings.s3_public_endpoint is None
+    assert settings.max_upload_bytes == 131072 + 4 * 5 * 1024 * 1024
+
+
+def test_the_public_endpoint_defaults_to_the_store_endpoint():
+    settings = from_environment({"MEDIA_BUCKET": "media", "AWS_ENDPOINT_URL_S3": "http://seaweedfs:8333"})
+    assert settings.s3_public_endpoint == "http://seaweedfs:8333"
+    other = from_environment({"AWS_ENDPOINT_URL_S3": "http://s:8333", "MEDIA_PUBLIC_ENDPOINT": "https://s3.example"})
+    assert other.s3_public_endpoint == "https://s3.example"
+
+
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"MEDIA_BUCKET": "No_Such"}, "MEDIA_BUCKET"),
+        ({"MEDIA_BUCKET": "ab"}, "MEDIA_BUCKET"),
+        ({"MAX_IMAGE_BYTES": "100"}, "MAX_IMAGE_BYTES"),
+        ({"MAX_IMAGE_PIXELS": "lots"}, "MAX_IMAGE_PIXELS"),
+        ({"MEDIA_PUBLIC_URL": "cdn.example.com"}, "MEDIA_PUBLIC_URL"),
+        ({"AWS_ENDPOINT_URL_S3": "seaweedfs:8333"}, "AWS_ENDPOINT_URL_S3"),
+        ({"MEDIA_PUBLIC_ENDPOINT": "localhost:8333"}, "MEDIA_PUBLIC_ENDPOINT"),
+    ],
+)
+def test_bad_media_settings_name_the_variable(env, named):
+    with pytest.raises(ConfigError, match=named):
+        from_environment(env)

@@ -130,13 +130,41 @@ def test_duplicate_form_fields_are_rejected(client):
     assert response.get_json()["fields"] == {"name": "must be given only once"}
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x", None])
+@pytest.mark.parametrize("content_type", ["text/plain", "multipart/mixed; boundary=x", "image/png", None])
 def test_other_content_types_are_415(client, content_type):
     headers = {"Content-Type": content_type} if content_type else {}
     response = client.post("/comments", data=b"name=a", headers=headers)
     assert response.status_code == 415
     assert response.get_json()["code"] == "unsupported_media_type"
     assert_matches_openapi(response, "/comments", "post")
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("multipart/form-data; boundary=x", b"name=a"),  # no boundary line at all
+        ("multipart/form-data", b"--x\r\n"),  # no boundary parameter
+        ("multipart/form-data; boundary=x", b'--x\r\nContent-Disposition: form-data; name="name"\r\n\r\nAnn'),
+        ("multipart/form-data; boundary=x", b"--x\r\nX-No-Disposition: 1\r\n\r\nAnn\r\n--x--\r\n"),
+        ("multipart/form-data; boundary=" + "b" * 71, b"--x\r\n"),  # longer than RFC 2046 allows
+    ],
+)
+def test_malformed_multipart_is_400(client, content_type, body):
+    response = client.post("/comments", data=body, headers={"Content-Type": content_type})
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "malformed_body"
+
+
+def test_multipart_parts_without_a_name_are_400(client):
+    body = b"--x\r\nContent-Disposition: form-data\r\n\r\nAnn\r\n--x--\r\n"
+    response = client.post("/comments", data=body, headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert response.status_code == 400 and "(unnamed part)" in response.get_json()["fields"]
+
+
+def test_multipart_text_that_is_not_utf8_is_400(client):
+    body = b'--x\r\nContent-Disposition: form-data; name="name"\r\n\r\n\xff\r\n--x--\r\n'
+    response = client.post("/comments", data=body, headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert response.status_code == 400 and response.get_json()["code"] == "malformed_form"
 
 
 def test_json_with_charset_parameter_is_accepted(client):

@@ -63,6 +63,7 @@ def test_openapi_document_is_served(client):
         "/admin/comments/{comment_id}",
         "/admin/events",
         "/admin/events/{delivery_id}/retry",
+        "/media/{key}",
         "/unsubscribe",
         "/healthz",
         "/readyz",
@@ -72,7 +73,9 @@ def test_openapi_document_is_served(client):
 
 def test_every_route_is_documented(app):
     routes = {
-        rule.rule.replace("<id:comment_id>", "{comment_id}").replace("<id:delivery_id>", "{delivery_id}")
+        rule.rule.replace("<id:comment_id>", "{comment_id}")
+        .replace("<id:delivery_id>", "{delivery_id}")
+        .replace("<key>", "{key}")
         for rule in app.url_map.iter_rules()
     }
     assert routes == set(DOCUMENT["paths"])

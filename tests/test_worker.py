@@ -80,6 +80,7 @@ def test_events_arrive_signed_with_the_public_fields_only(client, clean_database
         "status",
         "created_at",
         "edited_at",
+        "images",
     }
     assert b"ann@example.com" not in body and b"edit_token" not in body
     assert arrived[2]["json"]["comment"]["comment"] == "Hello!"

@@ -1,0 +1,155 @@
+"""Uploaded images made safe to store and serve: recognised by decoding, checked, re-encoded.
+
+What is stored is never the uploaded file but a new one that Pillow wrote from the decoded
+pixels, so nothing of the upload survives but the picture: no EXIF, GPS, comments or text
+chunks, and no payload hidden in the file. (The ICC colour profile is kept when the colours are
+unchanged: it is colour data, not data about the sender, and without it phone photos look dull.)
+
+The checks run cheapest first: the format's own framing (a file must end where its format
+ends, so nothing can be appended to it), the size in the header (decompression bombs are
+refused before any pixel is decoded), then decoding everything, then the metadata for markup.
+"""
+
+import hashlib
+import io
+import threading
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps
+
+from exceptions import InvalidImage
+
+# Pillow's format name -> (content type, file extension).
+FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+    "GIF": ("image/gif", "gif"),
+}
+# Stills are stored at most this many pixels on their longer side, as comment services do
+# (Remark42 resizes too): a phone photo shrinks to a few hundred KB, and a large JPEG is
+# decoded at a reduced scale (Pillow's draft mode), which keeps a worker's memory small.
+MAX_SIDE = 2048
+JPEG_QUALITY = 85
+# Markup or archives hidden in metadata make a file mean something else to another reader: a
+# polyglot. (Searched in metadata only: compressed pixels are random bytes that would sometimes
+# contain short strings by chance.)
+FOREIGN_SIGNATURES = (
+    b"<script",
+    b"<html",
+    b"<svg",
+    b"<?php",
+    b"<!doctype",
+    b"<iframe",
+    b"<body",
+    b"%pdf-",
+    b"pk\x03\x04",
+)
+# Metadata that describes how to show the picture, and is kept; everything else is dropped.
+KEPT_INFO = ("transparency", "duration", "loop", "background")
+# The limit is the MAX_IMAGE_PIXELS setting, checked before decoding (_size_problem); Pillow's
+# own check would only warn on stderr below twice its default, and could not be configured.
+Image.MAX_IMAGE_PIXELS = None
+# One decode at a time per process: a worker's memory then holds at most one decoded picture.
+_decoding = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+
+    @property
+    def key(self) -> str:
+        """Named by content: the same picture posted twice is one object."""
+        extension = next(ext for content_type, ext in FORMATS.values() if content_type == self.content_type)
+        return f"{hashlib.sha256(self.data).hexdigest()}.{extension}"
+
+    def describe(self) -> dict:
+        """How a comment lists it (comments.images)."""
+        return {
+            "key": self.key,
+            "content_type": self.content_type,
+            "width": self.width,
+            "height": self.height,
+            "bytes": len(self.data),
+        }
+
+
+def process(data: bytes, part: str, max_pixels: int) -> ProcessedImage:
+    """The image re-encoded, or InvalidImage naming the part and what is wrong with it."""
+    with _decoding:
+        try:
+            image = Image.open(io.BytesIO(data), formats=tuple(FORMATS))
+        except Exception:  # Pillow raises many kinds for files it cannot read
+            raise InvalidImage(part, "is not a JPEG, PNG, WebP or GIF image") from None
+        problem = _framing_problem(image.format, data) or _size_problem(image, max_pixels)
+        if problem:
+            raise InvalidImage(part, problem)
+        try:
+            return _reencode(image, part)
+        except InvalidImage:
+            raise
+        except Exception:  # truncated or corrupt data, found while decoding
+            raise InvalidImage(part, "is damaged or incomplete") from None
+
+
+def _framing_problem(image_format: str, data: bytes) -> str | None:
+    """Whether the file ends exactly where its format says it does (nothing appended)."""
+    if image_format == "JPEG":
+        # Multi-picture JPEGs (phones' depth maps) are further JPEGs, ending the same way;
+        # some writers pad with zeros.
+        complete = data.rstrip(b"\0").endswith(b"\xff\xd9")
+    elif image_format == "PNG":
+        complete = data.endswith(b"IEND\xaeB`\x82")
+    elif image_format == "GIF":
+        complete = data.endswith(b";")
+    else:  # WebP: a RIFF container states its own length
+        complete = int.from_bytes(data[4:8], "little") + 8 == len(data)
+    return None if complete else "has data after the end of the image, or is incomplete"
+
+
+def _size_problem(image: Image.Image, max_pixels: int) -> str | None:
+    """From the header alone: an animation's frames count together."""
+    width, height = image.size
+    if width * height * getattr(image, "n_frames", 1) > max_pixels:
+        return f"has more than {max_pixels:,} pixels"
+    return None
+
+
+def _reencode(image: Image.Image, part: str) -> ProcessedImage:
+    image_format = image.format
+    content_type, _ = FORMATS[image_format]
+    animated = getattr(image, "n_frames", 1) > 1
+    if not animated:
+        image.draft(None, (MAX_SIDE, MAX_SIDE))  # JPEG only: decode at 1/2, 1/4... when large
+    image.load()
+    _check_metadata(image, part)
+    kept = {key: image.info[key] for key in KEPT_INFO if key in image.info}
+    options = {}
+    if animated:
+        options = dict(save_all=True, **kept)
+    else:
+        icc = image.info.get("icc_profile")
+        image = ImageOps.exif_transpose(image)  # turn the pixels as the EXIF orientation said
+        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+        if image_format == "JPEG" and image.mode not in ("RGB", "L"):
+            image, icc = image.convert("RGB"), None  # CMYK or YCCK: the profile no longer fits
+        options = {**kept, **({"icc_profile": icc} if icc else {})}
+        if image_format in ("JPEG", "WEBP"):
+            options["quality"] = JPEG_QUALITY
+    image.info = {}  # encoders fall back on info (GIF writes its comment from it)
+    out = io.BytesIO()
+    image.save(out, format=image_format, **options)
+    return ProcessedImage(out.getvalue(), content_type, image.width, image.height)
+
+
+def _check_metadata(image: Image.Image, part: str) -> None:
+    chunks = [value for value in image.info.values() if isinstance(value, bytes | str)]
+    chunks += [segment for _, segment in getattr(image, "applist", [])]  # JPEG APPn segments
+    for chunk in chunks:
+        lowered = (chunk.encode("utf-8", "replace") if isinstance(chunk, str) else chunk).lower()
+        if any(signature in lowered for signature in FOREIGN_SIGNATURES):
+            raise InvalidImage(part, "carries markup or another file in its metadata")

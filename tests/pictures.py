@@ -1,0 +1,63 @@
+"""Real image files made on the spot with Pillow, and hostile ones that only pretend to be images."""
+
+import io
+
+from PIL import Image, PngImagePlugin
+
+ORIENTATION = 0x0112
+MAKE = 0x010F
+GPS_IFD = 0x8825
+
+
+def encode(image: Image.Image, image_format: str, **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=image_format, **options)
+    return out.getvalue()
+
+
+def still(image_format: str, size=(120, 80), colour=(200, 40, 40)) -> bytes:
+    mode = "RGBA" if image_format == "PNG" else "RGB"
+    return encode(Image.new(mode, size, colour), image_format)
+
+
+def photo_with_gps(size=(120, 80)) -> bytes:
+    """A JPEG whose EXIF says: rotate 90 degrees clockwise to show it, taken by a Canon at a place."""
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    exif[MAKE] = "Canon"
+    exif[GPS_IFD] = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 36.0)}
+    return encode(Image.new("RGB", size, (30, 120, 200)), "JPEG", exif=exif.tobytes())
+
+
+def large_photo(size=(3000, 2000)) -> bytes:
+    """A noisy photo-like JPEG (noise does not compress: a realistic size for its pixels)."""
+    return encode(Image.effect_noise(size, 60).convert("RGB"), "JPEG", quality=92)
+
+
+def animated_gif(frames: int = 3) -> bytes:
+    images = [Image.new("RGB", (40, 30), (i * 80, 20, 200 - i * 60)) for i in range(frames)]
+    return encode(images[0], "GIF", save_all=True, append_images=images[1:], duration=120, loop=0)
+
+
+def png_with_text(text: str) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", text)
+    return encode(Image.new("RGB", (30, 30), (0, 90, 0)), "PNG", pnginfo=info)
+
+
+def bomb() -> bytes:
+    """A small PNG that would decode to 100 megapixels."""
+    return encode(Image.new("1", (10_000, 10_000)), "PNG")
+
+
+HOSTILE = {
+    "truncated JPEG": lambda: still("JPEG")[:-200],
+    "PDF named .jpg": lambda: b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n",
+    "HTML": lambda: b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>",
+    "SVG": lambda: b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect width="9" height="9"/></svg>',
+    "JPEG with HTML appended": lambda: still("JPEG") + b"<html><script>alert(1)</script></html>",
+    "GIF with a zip appended (GIFAR)": lambda: still("GIF") + b"PK\x03\x04" + b"\0" * 26 + b"payload",
+    "PNG with a script in a text chunk": lambda: png_with_text("<script>alert(1)</script>"),
+    "JPEG with HTML in its comment": lambda: encode(Image.new("RGB", (20, 20)), "JPEG", comment=b"<html><body>hi"),
+    "decompression bomb": bomb,
+}

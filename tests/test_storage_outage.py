@@ -1,0 +1,69 @@
+"""The object store frozen and then stopped under a real gunicorn: posts with images answer 503
+within 5 s, and everything else (text posts, listings, health) keeps working."""
+
+import time
+
+import pytest
+import requests
+
+import config
+import migrate
+from tests import pictures
+from tests.conftest import running_seaweedfs
+from tests.service import Service
+
+LIMIT = 5.0  # seconds: the most a post with images may take while the store is away
+
+
+@pytest.fixture
+def service_with_own_store(clean_database):
+    with running_seaweedfs() as store:
+        environment = {**store.environment, "MEDIA_BUCKET": "outage"}
+        migrate.prepare_bucket(config.from_environment({"DATABASE_URL": clean_database, **environment}))
+        service = Service(clean_database, **environment).start()
+        try:
+            yield service, store
+        finally:
+            service.stop()
+
+
+def post_image(service: Service, image: bytes) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    response = requests.post(
+        f"{service.base}/comments",
+        data={"name": "Ann", "comment": f"picture {time.monotonic()}"},
+        files={"image": ("picture.png", image)},
+        timeout=30,
+    )
+    return response, time.monotonic() - started
+
+
+def assert_text_still_works(service: Service) -> None:
+    started = time.monotonic()
+    created = requests.post(f"{service.base}/comments", json={"name": "B", "comment": f"text {started}"}, timeout=5)
+    assert created.status_code == 201
+    assert requests.get(f"{service.base}/comments", timeout=5).status_code == 200
+    assert requests.get(f"{service.base}/healthz", timeout=5).status_code == 200
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_frozen_then_stopped_store_fails_image_posts_fast_and_nothing_else(service_with_own_store):
+    service, store = service_with_own_store
+    assert post_image(service, pictures.still("PNG", colour=(1, 1, 1)))[0].status_code == 201
+
+    store.pause()  # connections are accepted by the kernel and never answered
+    try:
+        response, took = post_image(service, pictures.still("PNG", colour=(2, 2, 2)))
+        assert response.status_code == 503 and response.json()["code"] == "storage_unavailable"
+        assert "Retry-After" in response.headers
+        assert took < LIMIT, took
+        assert_text_still_works(service)
+    finally:
+        store.resume()
+    assert post_image(service, pictures.still("PNG", colour=(3, 3, 3)))[0].status_code == 201
+
+    store.stop()  # connections refused
+    response, took = post_image(service, pictures.still("PNG", colour=(4, 4, 4)))
+    assert response.status_code == 503 and took < LIMIT, took
+    assert_text_still_works(service)
+    service.assert_clean_logs()
