@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from embedded_postgres import free_port
+from tests import pictures
 from tests.service import ROOT
 from tests.slowloris import Trickler
 
@@ -45,9 +46,10 @@ class Stack:
         self.project = f"comments-test-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.media_port = free_port()
 
     def compose(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-        env = {**os.environ, "PORT": str(self.port)}
+        env = {**os.environ, "PORT": str(self.port), "MEDIA_PORT": str(self.media_port)}
         command = ["docker", "compose", "-p", self.project, *args]
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
@@ -150,11 +152,50 @@ def test_the_api_sees_the_client_address_not_a_forged_one(stack):
 
 
 def test_the_proxy_refuses_bodies_over_the_limit_in_json(stack):
-    response = requests.post(
-        f"{stack.base}/comments", data=b"x" * 200_000, headers={"Content-Type": "application/json"}, timeout=10
+    response = requests.patch(
+        f"{stack.base}/comments/1", data=b"x" * 200_000, headers={"Content-Type": "application/json"}, timeout=10
     )
     assert response.status_code == 413
     assert response.json()["code"] == "body_too_large"
+    # Posts may carry four images: their limit is MAX_BODY_BYTES + 4 x MAX_IMAGE_BYTES.
+    too_big = requests.post(
+        f"{stack.base}/comments", data=b"x" * (131072 + 4 * 5242880 + 1), headers={"Content-Type": "text/plain"}
+    )
+    assert too_big.status_code == 413 and too_big.json()["code"] == "body_too_large"
+
+
+def test_an_image_posted_through_nginx_downloads_from_its_signed_url_with_curl(stack, tmp_path):
+    photo = pictures.large_photo((900, 700))  # larger than MAX_BODY_BYTES: the upload limit applies
+    assert len(photo) > 131072
+    posted = requests.post(
+        f"{stack.base}/comments",
+        data={"name": "Ann", "comment": "a photo", "thread": "docker-media"},
+        files={"image": ("photo.jpg", photo)},
+        timeout=30,
+    )
+    assert posted.status_code == 201, posted.text
+    (image,) = posted.json()["images"]
+    key = image["url"].rsplit("/", 1)[1]
+    redirect = requests.get(f"{stack.base}/media/{key}", allow_redirects=False, timeout=10)
+    assert redirect.status_code == 302
+    signed = redirect.headers["Location"]
+    assert signed.startswith(f"http://localhost:{stack.media_port}/"), signed
+    target = tmp_path / "downloaded"
+    curl = ["curl", "-sS", "-D", "-", "-o", str(target), signed]
+    headers = subprocess.run(curl, capture_output=True, text=True, check=True, timeout=30).stdout.lower()
+    assert headers.startswith("http/1.1 200"), headers
+    assert "content-type: image/jpeg" in headers and "x-content-type-options: nosniff" in headers
+    assert target.stat().st_size == image["bytes"]
+    tampered = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", signed.replace("Signature=", "Signature=0")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert tampered.stdout == "403"
+    # Browsers may only read through the media port: no writes, signed or not.
+    put = requests.put(f"http://127.0.0.1:{stack.media_port}/comments-media/{key}", data=b"x", timeout=10)
+    assert put.status_code == 403
 
 
 def test_api_runs_as_a_non_root_user(stack):
