@@ -57,6 +57,7 @@ class EmbeddedSeaweedFS:
             "AWS_ACCESS_KEY_ID": access_key,
             "AWS_SECRET_ACCESS_KEY": secret_key,
         }
+        return self.environment
 
     def stop(self) -> None:
         """SIGTERM, and SIGKILL after STOP_GRACE: the volume server has closed its files within

@@ -9,12 +9,14 @@ on localhost. Targets are interleaved round by round, so drift of the machine hi
   one 1k       GET /comments/{id}
   post 1k      POST /comments                          (durable: synchronous_commit on; RATE_LIMIT_POSTS=off)
   post limited the same POST with the rate limiter on, at a limit too high to trip
+  post image   POST /comments as multipart with a 100 KiB JPEG (re-encoded, stored in SeaweedFS)
   counts 100   GET /counts for 100 threads, one of them holding 1,000,000 comments
   page 1M      the same GET with 1,000,000 more rows in another thread
   all 1M       GET /comments?limit=20 across all threads at that size
 
-Then one worker (worker.py) delivers the events those POSTs left in the outbox to a local
-webhook receiver, and its deliveries per second are reported under the table.
+Then a fresh service takes 8 concurrent uploads of a 5 MiB JPEG, three times over, and its
+workers' peak memory is reported. Then one worker (worker.py) delivers the events those POSTs
+left in the outbox to a local webhook receiver, and its deliveries per second are reported.
 
 Prints a table and writes it into README.md between the bench markers.
 `pipenv run bench --sweep` compares gunicorn configurations instead.
@@ -41,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 import config  # noqa: E402
 import migrate  # noqa: E402
 from embedded_postgres import EmbeddedPostgres, with_database  # noqa: E402
+from embedded_seaweedfs import EmbeddedSeaweedFS  # noqa: E402
 from tests.receivers import Receiver, WorkerProcess  # noqa: E402
 from tests.service import Service  # noqa: E402
 
@@ -50,6 +53,9 @@ ONE_ID = SEED_ROWS // 2  # the comment read by the "one 1k" target
 BULK_ROWS = 1_000_000
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 POST_SCRIPT = ROOT / "bench" / "post.lua"
+IMAGE_SCRIPT = ROOT / "bench" / "post_image.lua"
+UPLOADS_AT_ONCE = 8
+BENCH_JPEG = Path(tempfile.gettempdir()) / "comments-bench-100k.jpg"  # read by post_image.lua
 SWEEP = [(4, 1), (6, 1), (2, 2), (3, 2), (4, 2), (2, 4), (4, 4)]  # (WEB_CONCURRENCY, GUNICORN_THREADS)
 
 
@@ -77,6 +83,8 @@ def wrk(url: str, seconds: float, script: Path | None = None) -> dict:
     if script:
         command[1:1] = ["-s", str(script)]
         command += ["--", str(time.time_ns())]  # the script's run id: every run posts new words
+        if script == IMAGE_SCRIPT:
+            command.append(str(BENCH_JPEG))
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -175,7 +183,9 @@ LIMITED_ENV = {**POST_ENV, "RATE_LIMIT_POSTS": "1000000/second"}
 COUNTS_PATH = "/counts?" + "&".join(["thread=bulk", *(f"thread=t{n}" for n in range(99))])
 
 
-def targets(ceiling: Service, small: Service, big: Service, limited: Service | None = None) -> dict:
+def targets(
+    ceiling: Service, small: Service, big: Service, limited: Service | None = None, media: Service | None = None
+) -> dict:
     plan = {
         "ceiling": (ceiling, "/comments", None),
         "page 1k": (small, "/comments?thread=bench&limit=20", None),
@@ -186,6 +196,8 @@ def targets(ceiling: Service, small: Service, big: Service, limited: Service | N
         # Right after "post 1k": the 1M targets churn PostgreSQL's buffer cache, and whichever
         # POST ran after them would pay for it (that alone once made the limiter look 18% dear).
         plan["post limited"] = (limited, "/comments", POST_SCRIPT)
+    if media:
+        plan["post image"] = (media, "/comments", IMAGE_SCRIPT)
     plan |= {
         "page 1M": (big, "/comments?thread=bench&limit=20", None),
         "all 1M": (big, "/comments?limit=20", None),
@@ -205,6 +217,63 @@ def measure(plan: dict, rounds: int, seconds: float) -> dict[str, Result]:
     for name, (service, _, _) in plan.items():
         results[name].peak_rss_mb = peak_rss_mb(service)
     return results
+
+
+def jpeg_of_about(target_bytes: int, path: Path) -> int:
+    """A noisy photo-like JPEG just under `target_bytes` (noise does not compress)."""
+    import io
+
+    from PIL import Image
+
+    side, data = 400.0, b""
+    for _ in range(4):
+        out = io.BytesIO()
+        Image.effect_noise((int(side * 1.2), int(side)), 40).convert("RGB").save(out, "JPEG", quality=90)
+        data = out.getvalue()
+        side *= (target_bytes * 0.97 / len(data)) ** 0.5
+    path.write_bytes(data)
+    return len(data)
+
+
+def upload_memory(database_url: str, media_env: dict, rounds: int = 3) -> str:
+    """A fresh service's workers' peak RSS after rounds of 8 concurrent 5 MiB uploads."""
+    import threading
+
+    import requests
+
+    photo = Path(tempfile.mkdtemp(prefix="comments-bench-")) / "five.jpg"
+    size = jpeg_of_about(5 * 1024 * 1024, photo)
+    service = Service(database_url, **POST_ENV, **media_env).start()
+    statuses = []
+
+    def upload(n: int) -> None:
+        response = requests.post(
+            service.url("/comments"),
+            data={"thread": "bench-upload", "name": "Bench", "comment": f"upload {time.time_ns()} {n}"},
+            files={"image": ("five.jpg", photo.read_bytes())},
+            headers={"X-Forwarded-For": f"198.20.0.{n}"},
+            timeout=60,
+        )
+        statuses.append(response.status_code)
+
+    try:
+        idle = peak_rss_mb(service)
+        for _ in range(rounds):
+            uploads = [threading.Thread(target=upload, args=(n,)) for n in range(UPLOADS_AT_ONCE)]
+            for thread in uploads:
+                thread.start()
+            for thread in uploads:
+                thread.join()
+        peak = peak_rss_mb(service)
+    finally:
+        service.stop()
+        shutil.rmtree(photo.parent, ignore_errors=True)
+    created = statuses.count(201)
+    return (
+        f"Uploads: {rounds} rounds of {UPLOADS_AT_ONCE} concurrent posts with a {size / 1048576:.1f} MiB JPEG "
+        f"({created} of {len(statuses)} created): peak RSS per worker **{peak:.0f} MB** "
+        f"(target 150; {idle:.0f} MB after start)."
+    )
 
 
 def worker_throughput(database_url: str, seconds: float = 20) -> str:
@@ -246,7 +315,8 @@ def table(results: dict[str, Result], machine: str) -> str:
         f"GET page / ceiling = **{page / ceiling:.2f}** (target 0.60), "
         f"POST / ceiling = **{post / ceiling:.2f}** (target 0.50), "
         f"page at 1M / page at 1k = **{results['page 1M'].median_rps / page:.2f}** (target 0.85), "
-        f"POST with the rate limiter / without = **{results['post limited'].median_rps / post:.2f}** (target 0.90).",
+        f"POST with the rate limiter / without = **{results['post limited'].median_rps / post:.2f}** (target 0.90), "
+        f"POST with a 100 KiB JPEG / without = **{results['post image'].median_rps / post:.2f}**.",
         "",
         machine,
     ]
@@ -281,25 +351,34 @@ def write_readme(text: str) -> None:
 
 def run_benchmark(args) -> None:
     databases = Databases()
+    store = EmbeddedSeaweedFS(Path(tempfile.mkdtemp(prefix="comments-bench-s3-")))
     services = []
     try:
         print(f"seeding ({SEED_ROWS} rows, plus {args.rows} in another thread for the 1M database)...")
         small_url, big_url = databases.prepare(args.rows)
+        media_env = {**store.start(), "MEDIA_BUCKET": "bench-media"}
+        migrate.prepare_bucket(config.from_environment({"DATABASE_URL": small_url, **media_env}))
+        jpeg_of_about(100 * 1024, BENCH_JPEG)
         ceiling = ceiling_service()
         small, big = Service(small_url, **POST_ENV).start(), Service(big_url).start()
         limited = Service(small_url, **LIMITED_ENV).start()
-        services += [ceiling, small, big, limited]
-        results = measure(targets(ceiling, small, big, limited), args.rounds, args.seconds)
-        for service in services:  # the worker gets the machine to itself
+        media = Service(small_url, **POST_ENV, **media_env).start()
+        services += [ceiling, small, big, limited, media]
+        results = measure(targets(ceiling, small, big, limited, media), args.rounds, args.seconds)
+        for service in services:  # what follows gets the machine to itself
             service.stop()
         services = []
+        print("upload memory...", flush=True)
+        upload_line = upload_memory(small_url, media_env)
         print("worker throughput...", flush=True)
         worker_line = worker_throughput(small_url)
         report = table(results, machine_description(databases.server_version(), args.seconds, args.rounds))
-        report = report.replace("\n\nMachine:", f"\n\n{worker_line}\n\nMachine:")
+        report = report.replace("\n\nMachine:", f"\n\n{upload_line}\n\n{worker_line}\n\nMachine:")
     finally:
         for service in services:
             service.stop()
+        store.stop()
+        shutil.rmtree(store.data_dir, ignore_errors=True)
         databases.close()
     print()
     print(report)
