@@ -4,6 +4,9 @@
 A bad setting stops the master before any worker starts, with one line naming the variable.
 """
 
+import ctypes
+import ctypes.util
+
 from gunicorn.glogging import Logger
 
 from config import load_or_exit
@@ -22,6 +25,20 @@ class _AppLogsRequests(Logger):
         pass
 
 
+def _return_large_buffers_to_the_os() -> None:
+    """Image uploads allocate buffers of megabytes. glibc serves such buffers with mmap and
+    unmaps them when freed, but after the first free it raises that threshold, so later ones
+    come from per-thread heaps that keep the memory: measured, 8 concurrent 5 MiB uploads then
+    left workers at 234 MB instead of ~130. Fixing the threshold (in the master, so workers
+    inherit it) keeps it. Other C libraries have no mallopt and need nothing."""
+    libc_name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(libc_name) if libc_name else None
+    if libc is not None and hasattr(libc, "mallopt"):
+        m_mmap_threshold = -3
+        libc.mallopt(m_mmap_threshold, 128 * 1024)
+
+
+_return_large_buffers_to_the_os()
 settings = load_or_exit(need_secret=True)
 
 bind = [f"{settings.bind_host}:{settings.port}"]

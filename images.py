@@ -31,6 +31,7 @@ FORMATS = {
 # decoded at a reduced scale (Pillow's draft mode), which keeps a worker's memory small.
 MAX_SIDE = 2048
 JPEG_QUALITY = 85
+ORIENTATION = 0x0112  # the EXIF tag
 # Markup or archives hidden in metadata make a file mean something else to another reader: a
 # polyglot. (Searched in metadata only: compressed pixels are random bytes that would sometimes
 # contain short strings by chance.)
@@ -133,7 +134,8 @@ def _reencode(image: Image.Image, part: str) -> ProcessedImage:
         options = dict(save_all=True, **kept)
     else:
         icc = image.info.get("icc_profile")
-        image = ImageOps.exif_transpose(image)  # turn the pixels as the EXIF orientation said
+        if image.getexif().get(ORIENTATION, 1) != 1:
+            image = ImageOps.exif_transpose(image)  # turn the pixels as the EXIF orientation said
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
         if image_format == "JPEG" and image.mode not in ("RGB", "L"):
             image, icc = image.convert("RGB"), None  # CMYK or YCCK: the profile no longer fits

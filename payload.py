@@ -142,6 +142,7 @@ def _start_part(event: Field | File, images: list[bytes], limits: ImageLimits) -
 def _finish_part(kind: str, name: str, pieces: list[bytes], text: dict, images: list[bytes]) -> None:
     if kind == "image":
         images.append(b"".join(pieces))
+        pieces.clear()  # a few MB: not held twice until the body ends
         return
     try:
         text.setdefault(name, []).append(b"".join(pieces).decode("utf-8"))
