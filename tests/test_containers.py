@@ -159,7 +159,10 @@ def test_the_proxy_refuses_bodies_over_the_limit_in_json(stack):
     assert response.json()["code"] == "body_too_large"
     # Posts may carry four images: their limit is MAX_BODY_BYTES + 4 x MAX_IMAGE_BYTES.
     too_big = requests.post(
-        f"{stack.base}/comments", data=b"x" * (131072 + 4 * 5242880 + 1), headers={"Content-Type": "text/plain"}
+        f"{stack.base}/comments",
+        data=b"x" * (131072 + 4 * 5242880 + 1),
+        headers={"Content-Type": "text/plain"},
+        timeout=30,
     )
     assert too_big.status_code == 413 and too_big.json()["code"] == "body_too_large"
 
