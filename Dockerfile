@@ -32,7 +32,7 @@ WORKDIR /app
 COPY app.py auth.py comment.py comments_api.py config.py counts.py db.py errors.py exceptions.py gthread_deadline.py \
      health.py json_provider.py logs.py middleware.py migrate.py moderation.py openapi.py ownership.py payload.py \
      pool.py rate_limits.py spam.py mail.py outbox.py webhooks.py worker.py gunicorn.conf.py images.py media.py \
-     media_gc.py object_store.py ./
+     media_gc.py object_store.py idempotency.py ./
 COPY migrations/ migrations/
 USER 10001:10001
 EXPOSE 5000

@@ -4,15 +4,17 @@ Each view parses (payload.py), validates (comment.py) and calls the database (db
 raised as domain errors and rendered by errors.py.
 """
 
+from functools import partial
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 import auth
+import idempotency
 import media
 import payload
 import spam
-from comment import START, CreatedComment, validate_new_comment
+from comment import START, CreatedComment, NewComment, validate_new_comment
 from db import database
 from exceptions import CommentNotFound, InvalidInput
 
@@ -22,27 +24,40 @@ blueprint = Blueprint("comments", __name__)
 @blueprint.post("/comments")
 def create_comment():
     payload.reject_query(request)
+    retry_safe = idempotency.key_of(request) is not None
     fields, uploads = payload.read_body(request, current_app.config["MAX_CONTENT_LENGTH"], media.image_limits())
     new = validate_new_comment(fields)
     images = media.process(uploads)
+    media_ids = media.store(images)  # uploaded before the comment commits (see media.py)
+    post = partial(_post, new, [image.describe() for image in images], media_ids)
+    if not retry_safe:
+        return post(None)  # the common case: one statement, committed at once
+    return idempotency.run_once(request, post, fields=fields, uploads=uploads)
+
+
+def _post(new: NewComment, images: list[dict], media_ids: list[int], cursor) -> Response:
+    """Admit and store the comment (in the cursor's transaction, if given); the 201."""
     settings = current_app.config["SETTINGS"]
     status = spam.status_for_new(
         honeypot=new.honeypot, text=new.comment, moderation=settings.moderation, max_links=settings.max_links
     )
     token, token_hash = auth.new_edit_token()
     client = auth.client_fingerprint(settings.secret_key, request.remote_addr)
-    media_ids = media.store(images)  # uploaded before the comment commits (see media.py)
     comment = database().add(
         new,
         status=status,
         token_hash=token_hash,
         client=client,
         limit=settings.rate_limit_posts,
-        images=[image.describe() for image in images],
+        images=images,
         media_ids=media_ids,
+        cursor=cursor,
     )
     comment.status = spam.status_shown_to_author(comment.status)
-    return jsonify(CreatedComment.of(comment, token)), 201, {"Location": f"/comments/{comment.id}"}
+    response = jsonify(CreatedComment.of(comment, token))
+    response.status_code = 201
+    response.headers["Location"] = f"/comments/{comment.id}"
+    return response
 
 
 @blueprint.get("/comments")

@@ -185,9 +185,11 @@ class CommentDatabase:
         limit: tuple[int, int] | None,
         images: list[dict] = (),
         media_ids: list[int] = (),
+        cursor=None,
     ) -> Comment:
         """Store a new comment, unless its client is over the limit (RateLimited), it repeats the
-        client's recent comment in this thread (Conflict), or its parent is not visible."""
+        client's recent comment in this thread (Conflict), or its parent is not visible. With a
+        cursor, inside the caller's transaction (idempotency.py); else it commits at once."""
         interval, period = rate_limits.interval_and_period(limit) if limit else (0.0, 0)
         params = (
             *(new.thread, new.parent_id, new.name, new.comment, status, token_hash, client, interval, period),
@@ -195,7 +197,7 @@ class CommentDatabase:
         )
         try:
             allowed, duplicate, parent_visible, _notified, *row = self._execute(
-                "insert_limited" if limit else "insert_unlimited", params, one=True
+                "insert_limited" if limit else "insert_unlimited", params, one=True, cursor=cursor
             )
         except psycopg2.errors.ForeignKeyViolation as error:
             if error.diag.constraint_name == _MEDIA_GONE:  # an identical image was being deleted
@@ -277,9 +279,12 @@ class CommentDatabase:
         if self._pool is not None:
             self._pool.clear()
 
-    def _execute(self, name: str, params: tuple, *, one: bool = False):
-        placeholders = ", ".join(["%s"] * len(params))
-        return self._run(f"EXECUTE {name} ({placeholders})", params, one=one)
+    def _execute(self, name: str, params: tuple, *, one: bool = False, cursor=None):
+        sql = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})"
+        if cursor is not None:
+            cursor.execute(sql, params)
+            return cursor.fetchone() if one else cursor.fetchall()
+        return self._run(sql, params, one=one)
 
     def _run(self, sql: str, params: tuple, *, one: bool = False, rows: bool = True):
         pool = self._get_pool()

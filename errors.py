@@ -21,6 +21,7 @@ STATUS = {
     err.Conflict: 409,
     err.BodyTooLarge: 413,
     err.UnsupportedMediaType: 415,
+    err.IdempotencyKeyReused: 422,
     err.RateLimited: 429,
     err.Unavailable: 503,
 }

@@ -74,6 +74,11 @@ class Conflict(ServiceError):
     message = "The request conflicts with the current state."
 
 
+class IdempotencyKeyReused(ServiceError):
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was used for a different request."
+
+
 class RateLimited(ServiceError):
     code = "rate_limited"
     message = "Too many comments from this address; try again later."

@@ -257,6 +257,19 @@ _NO_CONTENT = {"description": "Done."}
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait."}}
 
 
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retry safe: a repeat with the same key and request (within 24 hours, from the same"
+        " address) answers the first answer again, with `Idempotent-Replayed: true`, and changes nothing."
+    ),
+    "schema": {"type": "string", "pattern": "^[\\x20-\\x7e]{1,255}$"},
+}
+_KEY_ERRORS = {"409": _error("Conflict"), "422": _error("KeyReused")}
+
+
 def _json_body(schema: dict) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
@@ -283,6 +296,7 @@ DOCUMENT = {
             "post": {
                 "operationId": "createComment",
                 "summary": "Post a comment; answered only after it is committed.",
+                "parameters": [_IDEMPOTENCY_KEY],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -301,6 +315,7 @@ DOCUMENT = {
                     "409": _error("Conflict"),
                     "413": _error("TooLarge"),
                     "415": _error("UnsupportedMediaType"),
+                    "422": _error("KeyReused"),
                     "429": _error("RateLimited"),
                     "503": _error("Unavailable"),
                 },
@@ -320,7 +335,7 @@ DOCUMENT = {
             "patch": {
                 "operationId": "editComment",
                 "summary": "The author changes name and/or comment, with the edit token, within the edit window.",
-                "parameters": _COMMENT_ID,
+                "parameters": [*_COMMENT_ID, _IDEMPOTENCY_KEY],
                 "security": _BEARER,
                 "requestBody": _json_body(_ref("Edit")),
                 "responses": {
@@ -331,13 +346,14 @@ DOCUMENT = {
                     "404": _error("NotFound"),
                     "413": _error("TooLarge"),
                     "415": _error("UnsupportedMediaType"),
+                    **_KEY_ERRORS,
                     "503": _error("Unavailable"),
                 },
             },
             "delete": {
                 "operationId": "deleteComment",
                 "summary": "The author erases the comment (a tombstone if it has replies), within the edit window.",
-                "parameters": _COMMENT_ID,
+                "parameters": [*_COMMENT_ID, _IDEMPOTENCY_KEY],
                 "security": _BEARER,
                 "responses": {
                     "204": _NO_CONTENT,
@@ -345,6 +361,7 @@ DOCUMENT = {
                     "401": _error("Unauthorized"),
                     "403": _error("Forbidden"),
                     "404": _error("NotFound"),
+                    **_KEY_ERRORS,
                     "503": _error("Unavailable"),
                 },
             },
@@ -568,7 +585,11 @@ DOCUMENT = {
                 "NotFound": "No such comment or address.",
                 "Unauthorized": "Missing, malformed or wrong bearer token (code invalid_token).",
                 "Forbidden": "Not allowed now: the edit window is over (code edit_window_closed).",
-                "Conflict": "A duplicate of the client's recent comment, or a deleted comment to moderate.",
+                "Conflict": (
+                    "A duplicate of the client's recent comment, a deleted comment to moderate, or a request"
+                    " with the same Idempotency-Key still running (idempotency_key_in_use)."
+                ),
+                "KeyReused": "The Idempotency-Key was used for a different request (idempotency_key_reused).",
                 "TooLarge": "The body is over MAX_BODY_BYTES, or an image over MAX_IMAGE_BYTES (image_too_large).",
                 "UnsupportedMediaType": "Neither JSON, an urlencoded form nor multipart/form-data.",
                 "Unavailable": (

@@ -5,14 +5,17 @@ The token is shown once, in the 201 that created the comment; the table keeps on
 is refused with one answer (401), except that a comment the public cannot see stays a 404.
 """
 
-from flask import Blueprint, current_app, jsonify, request
+from functools import partial
+
+from flask import Blueprint, Response, current_app, jsonify, request
 
 import auth
+import idempotency
 import media
 import outbox
 import payload
 import spam
-from comment import PUBLIC_STATUSES, Comment, validate_edit
+from comment import PUBLIC_STATUSES, Comment, Edit, validate_edit
 from db import COLUMNS, database, erase
 from exceptions import CommentNotFound, Forbidden, Unauthorized
 
@@ -28,34 +31,47 @@ UPDATE = f"""UPDATE comments SET name = coalesce(%s, name), comment = coalesce(%
 @blueprint.patch("/comments/<id:comment_id>")
 def edit_comment(comment_id: int):
     payload.reject_query(request)
-    edit = validate_edit(payload.read_json_body(request, current_app.config["MAX_CONTENT_LENGTH"]))
-    settings = current_app.config["SETTINGS"]
-    status = authorize_author(comment_id)
-    new_status = spam.status_after_edit(
-        status, text=edit.comment, moderation=settings.moderation, max_links=settings.max_links
-    )
-    with database().transaction() as cursor:
-        cursor.execute(UPDATE, (edit.name, edit.comment, new_status, comment_id, status))
-        row = cursor.fetchone()
-        if row is None:  # erased or moderated between the check and the update
-            raise CommentNotFound(comment_id)
-        if status != "rejected":
-            outbox.record(cursor, "comment.edited", comment_id)
-    comment = Comment(*row)
-    comment.status = spam.status_shown_to_author(comment.status)
-    return jsonify(comment)
+    idempotency.key_of(request)
+    body = payload.read_json_body(request, current_app.config["MAX_CONTENT_LENGTH"])
+    edit = validate_edit(body)
+    return idempotency.run_once(request, partial(_edit, comment_id, edit), fields=body)
 
 
 @blueprint.delete("/comments/<id:comment_id>")
 def delete_comment(comment_id: int):
     payload.reject_query(request)
+    released = []  # the images the comment used, deleted once the erasure has committed
+    response = idempotency.run_once(request, partial(_erase, comment_id, released), fields={})
+    media.release(released)
+    return response
+
+
+# Authorisation runs inside the change, after an Idempotency-Key's replay: a repeated DELETE
+# answers its first 204, not the 404 of a comment that is gone.
+def _edit(comment_id: int, edit: Edit, cursor) -> Response:
+    settings = current_app.config["SETTINGS"]
+    status = authorize_author(comment_id)
+    new_status = spam.status_after_edit(
+        status, text=edit.comment, moderation=settings.moderation, max_links=settings.max_links
+    )
+    cursor.execute(UPDATE, (edit.name, edit.comment, new_status, comment_id, status))
+    row = cursor.fetchone()
+    if row is None:  # erased or moderated between the check and the update
+        raise CommentNotFound(comment_id)
+    if status != "rejected":
+        outbox.record(cursor, "comment.edited", comment_id)
+    comment = Comment(*row)
+    comment.status = spam.status_shown_to_author(comment.status)
+    return jsonify(comment)
+
+
+def _erase(comment_id: int, released: list[int], cursor) -> Response:
     authorize_author(comment_id)
-    with database().transaction() as cursor:
-        erased = erase(cursor, comment_id)
-        if erased is None:
-            raise CommentNotFound(comment_id)
-    media.release(erased.media_ids)
-    return "", 204
+    erased = erase(cursor, comment_id)
+    if erased is None:
+        raise CommentNotFound(comment_id)
+    released.extend(erased.media_ids)
+    return Response(status=204)
 
 
 def authorize_author(comment_id: int) -> str:

@@ -92,7 +92,8 @@ def settings_for(database_url: str, **overrides: str) -> config.Config:
 def empty_tables(database_url: str) -> None:
     with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE comments, post_limits, moderation_log, thread_counts, outbox, deliveries, comment_media, media"
+            "TRUNCATE comments, post_limits, moderation_log, thread_counts, outbox, deliveries, comment_media, media,"
+            " idempotency_keys"
             " RESTART IDENTITY"
         )
     conn.close()
