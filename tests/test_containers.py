@@ -42,24 +42,25 @@ def require_engine():
 class Stack:
     """One compose project with a unique name and host port, torn down with its volumes."""
 
-    def __init__(self):
+    def __init__(self, **env: str):
         self.project = f"comments-test-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.media_port = free_port()
+        self.env = env  # settings for the stack's services, as a .env would give them
 
     def compose(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-        env = {**os.environ, "PORT": str(self.port), "MEDIA_PORT": str(self.media_port)}
+        env = {**os.environ, "PORT": str(self.port), "MEDIA_PORT": str(self.media_port), **self.env}
         command = ["docker", "compose", "-p", self.project, *args]
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
         return result
 
-    def up(self) -> float:
+    def up(self, *args: str) -> float:
         """`up -d --wait`: returns the seconds until every service was healthy."""
         started = time.monotonic()
-        self.compose("up", "-d", "--build", "--wait", "--wait-timeout", "180")
+        self.compose("up", "-d", "--build", "--wait", "--wait-timeout", "180", *args)
         return time.monotonic() - started
 
     def container(self, service: str) -> str:
