@@ -32,7 +32,7 @@ WORKDIR /app
 COPY app.py auth.py comment.py comments_api.py config.py counts.py db.py errors.py exceptions.py gthread_deadline.py \
      health.py json_provider.py logs.py middleware.py migrate.py moderation.py openapi.py ownership.py payload.py \
      pool.py rate_limits.py spam.py mail.py outbox.py webhooks.py worker.py gunicorn.conf.py images.py media.py \
-     media_gc.py object_store.py idempotency.py ./
+     media_gc.py object_store.py idempotency.py replica.py ./
 COPY migrations/ migrations/
 USER 10001:10001
 EXPOSE 5000
@@ -50,7 +50,7 @@ COPY Pipfile Pipfile.lock ./
 RUN pip install pipenv==2026.10.3 \
  && pipenv install --deploy --system --dev \
  && chown 10001:10001 /app
-COPY pyproject.toml embedded_postgres.py ./
+COPY pyproject.toml embedded_postgres.py embedded_seaweedfs.py ./
 COPY tests/ tests/
 USER 10001:10001
 CMD ["python", "-m", "pytest"]

@@ -48,6 +48,8 @@ def create_app(settings: config.Config | None = None) -> Flask:
         statement_timeout_ms=settings.db_statement_timeout_ms,
         pool_timeout=settings.db_pool_timeout,
         media_base=media_base(settings),
+        replica_url=settings.database_replica_url,
+        replica_max_lag=settings.replica_max_lag_seconds,
     )
     if settings.media_bucket:
         app.extensions["object_store"] = ObjectStore(settings)

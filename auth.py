@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import secrets
 
-from flask import Request
+from flask import Request, current_app, request
 
 TOKEN_BYTES = 24  # 192 random bits, 32 URL-safe characters
 
@@ -50,3 +50,8 @@ def client_fingerprint(secret_key: str, address: str | None) -> str:
     """A stable pseudonym for a client address: the same sender, found without storing addresses."""
     digest = hmac.new(secret_key.encode(), (address or "").encode(), hashlib.sha256)
     return digest.hexdigest()[:32]
+
+
+def current_client() -> str:
+    """The pseudonym of the address the current request came from."""
+    return client_fingerprint(current_app.config["SETTINGS"].secret_key, request.remote_addr)

@@ -42,7 +42,7 @@ def _post(new: NewComment, images: list[dict], media_ids: list[int], cursor) -> 
         honeypot=new.honeypot, text=new.comment, moderation=settings.moderation, max_links=settings.max_links
     )
     token, token_hash = auth.new_edit_token()
-    client = auth.client_fingerprint(settings.secret_key, request.remote_addr)
+    client = auth.current_client()
     comment = database().add(
         new,
         status=status,
@@ -53,6 +53,7 @@ def _post(new: NewComment, images: list[dict], media_ids: list[int], cursor) -> 
         media_ids=media_ids,
         cursor=cursor,
     )
+    database().note_write(client)
     comment.status = spam.status_shown_to_author(comment.status)
     response = jsonify(CreatedComment.of(comment, token))
     response.status_code = 201
@@ -64,7 +65,13 @@ def _post(new: NewComment, images: list[dict], media_ids: list[int], cursor) -> 
 def list_comments():
     query = payload.read_list_query(request)
     after = query.after if query.legacy_after_id is None else _legacy_position(query.legacy_after_id)
-    page = database().page(thread=query.thread, after=after, limit=query.limit, newest_first=query.newest_first)
+    page = database().page(
+        thread=query.thread,
+        after=after,
+        limit=query.limit,
+        newest_first=query.newest_first,
+        client=auth.current_client(),
+    )
     # Where this page ends: ask from there for the next page now, or for new comments later.
     end = payload.encode_cursor(page.last or after or START)
     next_cursor = end if page.more else None
@@ -76,14 +83,14 @@ def list_comments():
 
 @blueprint.get("/comments/<id:comment_id>")
 def get_comment(comment_id: int):
-    comment = database().get(comment_id)
+    comment = database().get(comment_id, client=auth.current_client())
     if comment is None:
         raise CommentNotFound(comment_id)
     return jsonify(comment)
 
 
 def _legacy_position(comment_id: int):
-    position = database().position_of(comment_id)
+    position = database().position_of(comment_id, client=auth.current_client())
     if position is None:
         raise InvalidInput(
             "Some query parameters are invalid.", code="invalid_query", fields={"cursor": "points at no comment"}

@@ -32,6 +32,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Config:
     database_url: str | None
+    database_replica_url: str | None
+    replica_max_lag_seconds: int
     bind_host: str
     port: int
     web_concurrency: int
@@ -118,11 +120,11 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     return value in ("1", "true", "yes", "on")
 
 
-def _database_url(env: Mapping[str, str]) -> str | None:
-    url = env.get("DATABASE_URL", "").strip()
+def _database_url(env: Mapping[str, str], name: str = "DATABASE_URL") -> str | None:
+    url = env.get(name, "").strip()
     if url and not url.startswith(("postgres://", "postgresql://")):
         # Never echo the value: it may hold a password.
-        raise ConfigError("DATABASE_URL must start with postgresql:// or postgres://")
+        raise ConfigError(f"{name} must start with postgresql:// or postgres://")
     return url or None
 
 
@@ -185,6 +187,8 @@ def from_environment(env: Mapping[str, str]) -> Config:
     cores = os.cpu_count() or 1
     return Config(
         database_url=_database_url(env),
+        database_replica_url=_database_url(env, "DATABASE_REPLICA_URL"),
+        replica_max_lag_seconds=_integer(env, "REPLICA_MAX_LAG_SECONDS", 5, 0, 3600),
         bind_host=env.get("BIND_HOST", "").strip() or "0.0.0.0",
         port=_integer(env, "PORT", 5000, 1, 65535),
         # gthread workers, one per core with two threads each: the fastest shape measured on a

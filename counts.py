@@ -6,6 +6,7 @@ migrations/0003), so asking costs the same for a thread of ten comments or of a 
 
 from flask import Blueprint, jsonify, request
 
+import auth
 import payload
 from db import database
 
@@ -17,5 +18,5 @@ COUNTS = "SELECT thread, sum(n)::bigint FROM thread_counts WHERE thread = ANY(%s
 @blueprint.get("/counts")
 def counts():
     threads = payload.read_count_query(request)
-    found = dict(database().query(COUNTS, (threads,)))
+    found = dict(database().read_query(COUNTS, (threads,), client=auth.current_client()))
     return jsonify(counts={thread: found.get(thread, 0) for thread in threads})

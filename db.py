@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from itertools import product
 
 import orjson
@@ -34,6 +35,7 @@ from exceptions import (
     StorageUnavailable,
 )
 from pool import ConnectionPool, PoolTimeout
+from replica import NOTE_WRITE, Replica
 from spam import DUPLICATE_WINDOW
 
 COLUMNS = (
@@ -154,6 +156,8 @@ class CommentDatabase:
         statement_timeout_ms: int,
         pool_timeout: float,
         media_base: str = "/media/",
+        replica_url: str | None = None,
+        replica_max_lag: float = 5.0,
     ):
         self._connect_kwargs = dict(
             dsn=url,
@@ -171,9 +175,17 @@ class CommentDatabase:
         )
         self._pool_size = pool_size
         self._pool_timeout = pool_timeout
-        self._pool = None
+        self._dsns = {"primary": url, **({"replica": replica_url} if replica_url else {})}
+        self._pools: dict[str, ConnectionPool] = {}
         self._pool_pid = None
         self._pool_lock = threading.Lock()
+        self.replica = None
+        if replica_url:
+            self.replica = Replica(
+                lambda sql, params: self._run(sql, params),
+                lambda sql, params: self._run(sql, params, pool="replica"),
+                replica_max_lag,
+            )
 
     def add(
         self,
@@ -214,16 +226,32 @@ class CommentDatabase:
             self._run(rate_limits.PRUNE, (), rows=False)
         return Comment(*row)
 
-    def get(self, comment_id: int) -> Comment | None:
-        row = self._execute("select_comment", (comment_id,), one=True)
+    def note_write(self, client: str) -> None:
+        """Before answering a write: the client's next reads go to the primary (replica.py)."""
+        if self.replica:
+            self._run(NOTE_WRITE, (client,), rows=False)
+
+    def get(self, comment_id: int, *, client: str | None = None) -> Comment | None:
+        row = self._read("select_comment", (comment_id,), one=True, client=client)
         return Comment(*row) if row else None
 
-    def position_of(self, comment_id: int) -> Position | None:
+    def position_of(self, comment_id: int, *, client: str | None = None) -> Position | None:
         """The ordering key of a comment (to honour a v1 cursor, which named only an id)."""
-        row = self._execute("select_position", (comment_id,), one=True)
+        row = self._read("select_position", (comment_id,), one=True, client=client)
         return Position(*row) if row else None
 
-    def page(self, *, thread: str | None, after: Position | None, limit: int, newest_first: bool) -> Page:
+    def read_query(self, sql: str, params: tuple = (), *, client: str | None = None):
+        """A feature module's read-only statement, on the replica when it may serve the client."""
+        if self.replica and self.replica.serves(client):
+            try:
+                return self._run(sql, params, pool="replica")
+            except DatabaseUnavailable:
+                self.replica.failed()
+        return self._run(sql, params)
+
+    def page(
+        self, *, thread: str | None, after: Position | None, limit: int, newest_first: bool, client: str | None = None
+    ) -> Page:
         """Up to `limit` comments in (txid, id) order, strictly beyond `after` (keyset paging).
 
         Only comments of settled transactions are listed, so a comment committed later can
@@ -231,7 +259,7 @@ class CommentDatabase:
         """
         name = _page_name(thread is not None, after is not None, newest_first)
         params = (*((thread,) if thread is not None else ()), *((after.txid, after.id) if after else ()), limit + 1)
-        rows = self._execute(name, params)
+        rows = self._read(name, params, client=client)
         more, rows = len(rows) > limit, rows[:limit]
         last = Position(rows[-1][-1], rows[-1][0]) if rows else None
         return Page([Comment(*row[:-1]) for row in rows], more, last)
@@ -276,18 +304,27 @@ class CommentDatabase:
             raise DatabaseUnavailable("The database is read-only; try again shortly.")
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.clear()
+        for pool in self._pools.values():
+            pool.clear()
 
-    def _execute(self, name: str, params: tuple, *, one: bool = False, cursor=None):
+    def _read(self, name: str, params: tuple, *, one: bool = False, client: str | None = None):
+        """A prepared read, on the replica when it may serve this client, else the primary."""
+        if self.replica and self.replica.serves(client):
+            try:
+                return self._execute(name, params, one=one, pool="replica")
+            except DatabaseUnavailable:
+                self.replica.failed()
+        return self._execute(name, params, one=one)
+
+    def _execute(self, name: str, params: tuple, *, one: bool = False, cursor=None, pool: str = "primary"):
         sql = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})"
         if cursor is not None:
             cursor.execute(sql, params)
             return cursor.fetchone() if one else cursor.fetchall()
-        return self._run(sql, params, one=one)
+        return self._run(sql, params, one=one, pool=pool)
 
-    def _run(self, sql: str, params: tuple, *, one: bool = False, rows: bool = True):
-        pool = self._get_pool()
+    def _run(self, sql: str, params: tuple, *, one: bool = False, rows: bool = True, pool: str = "primary"):
+        pool = self._get_pool(pool)
         with _database_errors():
             conn = pool.acquire()
             try:
@@ -299,8 +336,8 @@ class CommentDatabase:
             finally:
                 pool.release(conn)
 
-    def _connect(self):
-        conn = psycopg2.connect(**self._connect_kwargs)
+    def _connect(self, dsn: str):
+        conn = psycopg2.connect(**{**self._connect_kwargs, "dsn": dsn})
         conn.autocommit = True
         try:
             with conn.cursor() as cursor:
@@ -317,14 +354,17 @@ class CommentDatabase:
             raise
         return conn
 
-    def _get_pool(self) -> ConnectionPool:
-        # A pool inherited across fork() would share sockets with the parent: make one per process.
+    def _get_pool(self, which: str = "primary") -> ConnectionPool:
+        # A pool inherited across fork() would share sockets with the parent: make them per process.
         if self._pool_pid != os.getpid():
             with self._pool_lock:
                 if self._pool_pid != os.getpid():
-                    self._pool = ConnectionPool(self._connect, self._pool_size, self._pool_timeout)
+                    self._pools = {
+                        name: ConnectionPool(partial(self._connect, dsn), self._pool_size, self._pool_timeout)
+                        for name, dsn in self._dsns.items()
+                    }
                     self._pool_pid = os.getpid()
-        return self._pool
+        return self._pools[which]
 
 
 @contextmanager

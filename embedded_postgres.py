@@ -63,11 +63,22 @@ class EmbeddedPostgres:
         if self._running_port():
             self._pg_ctl("stop", "-w", "-t", "60", "-m", mode)
 
-    def _initdb(self) -> None:
+    def clone_from(self, primary_url: str) -> None:
+        """Make the (new) data folder a streaming replica of the server at primary_url: a copy by
+        pg_basebackup, with standby.signal and primary_conninfo written (-R); start() then runs
+        it as a hot standby that follows the primary."""
+        self._prepare_folder()
+        self.data_dir.chmod(0o700)  # PostgreSQL refuses a data folder others can read
+        self._run("pg_basebackup", "-d", primary_url, "-D", str(self.data_dir), "-R", "-X", "stream", "-c", "fast")
+
+    def _prepare_folder(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._run_as:
             _make_reachable(self.data_dir.parent)
             os.chown(self.data_dir, self._run_as.pw_uid, self._run_as.pw_gid)
+
+    def _initdb(self) -> None:
+        self._prepare_folder()
         self._run(
             "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-locale"
         )

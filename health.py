@@ -16,9 +16,11 @@ def healthz():
 
 @blueprint.get("/readyz")
 def readyz():
-    """Ready: the database answers, takes writes, and has every migration this code needs."""
+    """Ready: the database answers, takes writes, and has every migration this code needs. A read
+    replica's state is reported but never makes the service unready: reads fall back."""
     missing = current_app.extensions["schema_versions"] - database().applied_migrations()
     if missing:
         raise SchemaNotReady(f"{len(missing)} migration(s) pending: run migrate.")
     database().check_writable()
-    return {"status": "ok"}
+    replica = database().replica
+    return {"status": "ok", "replica": replica.report() if replica else {"state": "not configured"}}

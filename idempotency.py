@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import orjson
 import psycopg2.errors
-from flask import Request, Response, current_app
+from flask import Request, Response
 
 import auth
 from db import database
@@ -74,7 +74,7 @@ def run_once(request: Request, change: Callable, *, fields: dict, uploads: list[
     if key is None:
         with db.transaction() as cursor:
             return change(cursor)
-    client = auth.client_fingerprint(current_app.config["SETTINGS"].secret_key, request.remote_addr)
+    client = auth.current_client()
     asked = fingerprint(request, fields, uploads)
     with db.transaction() as cursor:
         try:

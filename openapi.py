@@ -575,7 +575,21 @@ DOCUMENT = {
             "Status": {
                 "type": "object",
                 "required": ["status"],
-                "properties": {"status": {"type": "string", "enum": ["ok"]}},
+                "properties": {
+                    "status": {"type": "string", "enum": ["ok"]},
+                    "replica": {
+                        "type": "object",
+                        "description": "/readyz only: the read replica (DATABASE_REPLICA_URL); never makes it fail.",
+                        "required": ["state"],
+                        "properties": {
+                            "state": {
+                                "type": "string",
+                                "enum": ["in use", "lagging", "down", "not a standby", "not configured", "unchecked"],
+                            },
+                            "lag_seconds": {"type": ["number", "null"]},
+                        },
+                    },
+                },
             },
         },
         "responses": {

@@ -34,7 +34,9 @@ def edit_comment(comment_id: int):
     idempotency.key_of(request)
     body = payload.read_json_body(request, current_app.config["MAX_CONTENT_LENGTH"])
     edit = validate_edit(body)
-    return idempotency.run_once(request, partial(_edit, comment_id, edit), fields=body)
+    response = idempotency.run_once(request, partial(_edit, comment_id, edit), fields=body)
+    database().note_write(auth.current_client())
+    return response
 
 
 @blueprint.delete("/comments/<id:comment_id>")
@@ -42,6 +44,7 @@ def delete_comment(comment_id: int):
     payload.reject_query(request)
     released = []  # the images the comment used, deleted once the erasure has committed
     response = idempotency.run_once(request, partial(_erase, comment_id, released), fields={})
+    database().note_write(auth.current_client())
     media.release(released)
     return response
 

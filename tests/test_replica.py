@@ -1,0 +1,114 @@
+"""Reads from a real PostgreSQL streaming replica (pg_basebackup of the test's own primary, a hot
+standby): reads go to it, a client that just wrote reads its write from the primary, and a
+replica that lags or is down is passed over without an error; /readyz says which."""
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from app import create_app
+from embedded_postgres import EmbeddedPostgres
+from replica import CHECK_EVERY
+from tests.conftest import settings_for
+
+WRITER, READER = {"REMOTE_ADDR": "198.51.100.7"}, {"REMOTE_ADDR": "198.51.100.8"}
+
+
+def execute(url: str, sql: str):
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(sql)
+        rows = cursor.fetchall() if cursor.description else None
+    conn.close()
+    return rows
+
+
+@pytest.fixture
+def replica(own_postgres):
+    folder = Path(tempfile.mkdtemp(prefix="comments-replica-"))
+    standby = EmbeddedPostgres(folder / "data")
+    standby.clone_from(own_postgres.url)
+    standby.start()
+    yield standby
+    standby.stop("immediate")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def client_for(primary, standby, max_lag: str):
+    app = create_app(settings_for(primary.url, DATABASE_REPLICA_URL=standby.url, REPLICA_MAX_LAG_SECONDS=max_lag))
+    return app.test_client()
+
+
+def caught_up(primary, standby) -> None:
+    """Until the standby has replayed everything the primary has written."""
+    (position,) = execute(primary.url, "SELECT pg_current_wal_lsn()::text")[0]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if execute(standby.url, f"SELECT pg_last_wal_replay_lsn() >= '{position}'::pg_lsn")[0][0]:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the standby did not catch up")
+
+
+def words_seen(client, environ) -> list[str]:
+    response = client.get("/comments?thread=r", environ_base=environ)
+    assert response.status_code == 200
+    return [comment["comment"] for comment in response.get_json()["comments"]]
+
+
+def post(client, words: str):
+    response = client.post("/comments", json={"thread": "r", "name": "W", "comment": words}, environ_base=WRITER)
+    assert response.status_code == 201
+
+
+def test_reads_go_to_the_replica_and_a_writer_reads_its_own_write(own_postgres, replica):
+    client = client_for(own_postgres, replica, max_lag="60")
+    post(client, "first")
+    caught_up(own_postgres, replica)
+    execute(replica.url, "SELECT pg_wal_replay_pause()")  # from now on the replica falls behind
+    time.sleep(CHECK_EVERY)
+    post(client, "second")
+    assert words_seen(client, READER) == ["first"]  # served by the replica, which is behind
+    assert words_seen(client, WRITER) == ["first", "second"]  # the writer reads from the primary
+    assert client.get("/readyz").get_json()["replica"]["state"] == "in use"
+    execute(replica.url, "SELECT pg_wal_replay_resume()")
+    caught_up(own_postgres, replica)
+    assert words_seen(client, READER) == ["first", "second"]
+
+
+def test_a_replica_that_lags_too_far_is_passed_over(own_postgres, replica):
+    client = client_for(own_postgres, replica, max_lag="1")
+    post(client, "before")
+    caught_up(own_postgres, replica)
+    execute(replica.url, "SELECT pg_wal_replay_pause()")
+    post(client, "while paused")
+    time.sleep(1.5 + CHECK_EVERY)  # past the allowed lag, and past the state's next check
+    assert words_seen(client, READER) == ["before", "while paused"]
+    readiness = client.get("/readyz")
+    assert readiness.status_code == 200
+    assert readiness.get_json()["replica"]["state"] == "lagging"
+    assert readiness.get_json()["replica"]["lag_seconds"] > 1
+
+
+def test_a_replica_that_is_down_is_passed_over_and_used_again_when_back(own_postgres, replica):
+    client = client_for(own_postgres, replica, max_lag="60")
+    post(client, "one")
+    caught_up(own_postgres, replica)
+    replica.stop("immediate")
+    assert words_seen(client, READER) == ["one"]  # from the primary, without an error
+    time.sleep(CHECK_EVERY)
+    readiness = client.get("/readyz")
+    assert readiness.status_code == 200 and readiness.get_json()["replica"]["state"] == "down"
+
+    replica.start()
+    caught_up(own_postgres, replica)
+    execute(replica.url, "SELECT pg_wal_replay_pause()")
+    post(client, "two")
+    time.sleep(CHECK_EVERY)
+    assert words_seen(client, READER) == ["one"]  # the replica serves reads again
+    assert client.get("/readyz").get_json()["replica"]["state"] == "in use"
