@@ -27,7 +27,11 @@ PRIMARY_POSITION = "SELECT pg_current_wal_lsn()::text"
 # How far the replica has replayed, and when the last transaction it replayed committed.
 REPLICA_POSITION = """SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,
     extract(epoch FROM now() - pg_last_xact_replay_timestamp())"""
-WAL_BEHIND = "SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn) > 0"
+REPLAYED = "SELECT pg_last_wal_replay_lsn()::text"
+# A replica a moment behind a primary that just wrote (even only a checkpoint or a snapshot
+# record, on an idle primary) is not lagging: look again this many times, this far apart,
+# before measuring its lag by the age of its last replayed transaction.
+SECOND_LOOKS, SECOND_LOOK_AFTER = 3, 0.02
 
 
 class Replica:
@@ -72,10 +76,22 @@ class Replica:
         try:
             ((primary_lsn,),) = self._primary(PRIMARY_POSITION, ())
             ((standby, replayed_lsn, since_last_replay),) = self._replica(REPLICA_POSITION, ())
+            if not standby:
+                return "not a standby", None  # promoted, or misconfigured: it would not follow writes
+            for _ in range(SECOND_LOOKS):
+                if _position(replayed_lsn) >= _position(primary_lsn):
+                    return "in use", 0.0
+                time.sleep(SECOND_LOOK_AFTER)
+                ((replayed_lsn,),) = self._replica(REPLAYED, ())
         except Unavailable:
             return "down", None
-        if not standby:
-            return "not a standby", None  # promoted, or misconfigured: it would not follow writes
-        ((behind,),) = self._primary(WAL_BEHIND, (primary_lsn, replayed_lsn or "0/0"))
-        lag = float(since_last_replay or 0.0) if behind else 0.0
+        lag = float(since_last_replay or 0.0)
         return ("in use" if lag <= self.max_lag else "lagging"), lag
+
+
+def _position(lsn: str | None) -> int:
+    """A WAL position ('16/B374D848') as a number; None (nothing replayed yet) as 0."""
+    if not lsn:
+        return 0
+    high, low = lsn.split("/")
+    return (int(high, 16) << 32) + int(low, 16)

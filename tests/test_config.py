@@ -31,6 +31,8 @@ def test_defaults():
         ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
         ({"DB_POOL_SIZE": "many"}, "DB_POOL_SIZE"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"DATABASE_REPLICA_URL": "replica:5432"}, "DATABASE_REPLICA_URL"),
+        ({"REPLICA_MAX_LAG_SECONDS": "-1"}, "REPLICA_MAX_LAG_SECONDS"),
         ({"CORS_ORIGINS": "example.com"}, "CORS_ORIGINS"),
         ({"FLASK_DEBUG": "maybe"}, "FLASK_DEBUG"),
     ],

@@ -42,7 +42,8 @@ def require_engine():
 class Stack:
     """One compose project with a unique name and host port, torn down with its volumes."""
 
-    def __init__(self, **env: str):
+    def __init__(self, *files: str, **env: str):
+        self.files = [arg for name in files for arg in ("-f", name)]  # none: docker-compose.yml
         self.project = f"comments-test-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -51,7 +52,7 @@ class Stack:
 
     def compose(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
         env = {**os.environ, "PORT": str(self.port), "MEDIA_PORT": str(self.media_port), **self.env}
-        command = ["docker", "compose", "-p", self.project, *args]
+        command = ["docker", "compose", *self.files, "-p", self.project, *args]
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")

@@ -26,7 +26,7 @@ def test_requests_reuse_one_connection(app, client, post):
 
 def test_pool_is_created_lazily_and_per_process(database_url, monkeypatch):
     database = make_database(database_url)
-    assert database._pool is None  # nothing opened until first use
+    assert database._pools == {}  # nothing opened until first use
     first = backend_pid(database)
     monkeypatch.setattr("os.getpid", lambda: -1)  # as if this were a forked child
     assert backend_pid(database) != first  # the child opens its own connection
@@ -72,7 +72,7 @@ def test_connections_numbered_past_1024_are_watched_too(database_url):
     try:
         database = make_database(database_url)
         first = backend_pid(database)
-        assert database._pool._idle[0].fileno() >= 1024
+        assert database._get_pool()._idle[0].fileno() >= 1024
         assert backend_pid(database) == first  # reused: the idle check ran on fd >= 1024
         database.close()
     finally:

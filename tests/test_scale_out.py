@@ -1,6 +1,8 @@
-"""Three API replicas behind compose's nginx (issue 13): requests spread over all of them, the
-rate limit counts across them, and a replica killed under load costs no read after nginx has
-noticed and no acknowledged comment, none twice (POSTs retried with their Idempotency-Key)."""
+"""Three API replicas behind compose's nginx and a streaming read replica of db (issue 13, with
+docker-compose.scale.yml): requests spread over every API replica, reads go to the read replica
+and survive it stopping, the rate limit counts across API replicas, and an API replica killed
+under load costs no read after nginx has noticed and no acknowledged comment, none twice (POSTs
+retried with their Idempotency-Key)."""
 
 import json
 import subprocess
@@ -22,7 +24,7 @@ NOTICE_WINDOW = 3.0  # seconds after the kill within which a read may still fail
 
 @pytest.fixture(scope="module")
 def scaled():
-    stack = Stack(RATE_LIMIT_POSTS="off")
+    stack = Stack("docker-compose.yml", "docker-compose.scale.yml", RATE_LIMIT_POSTS="off")
     try:
         stack.up("--scale", f"api={REPLICAS}")
         yield stack
@@ -52,6 +54,90 @@ def test_requests_are_spread_over_every_replica(scaled):
         response = requests.get(f"{scaled.base}/healthz", headers={"X-Request-ID": request_id}, timeout=10)
         assert response.status_code == 200
     assert len(serving_replicas(scaled, ids)) == REPLICAS
+
+
+def replica_state(stack: Stack) -> str:
+    return requests.get(f"{stack.base}/readyz", timeout=10).json()["replica"]["state"]
+
+
+def psql(stack: Stack, service: str, sql: str) -> str:
+    command = ("exec", "-T", service, "psql", "-U", "comments", "-d", "comments", "-Atc", sql)
+    return stack.compose(*command).stdout.strip()
+
+
+def write_on_primary(stack: Stack, words: str) -> None:
+    """A comment written straight into db (not through the API, so no reader counts as its writer)."""
+    psql(
+        stack,
+        "db",
+        f"INSERT INTO comments (thread, name, comment, status) VALUES ('replica', 'db', '{words}', 'published')",
+    )
+
+
+def replayed(stack: Stack) -> None:
+    position = psql(stack, "db", "SELECT pg_current_wal_lsn()")
+    deadline = time.monotonic() + 30
+    while psql(stack, "db-replica", f"SELECT pg_last_wal_replay_lsn() >= '{position}'") != "t":
+        assert time.monotonic() < deadline, "db-replica did not catch up"
+        time.sleep(0.2)
+
+
+def words_read(stack: Stack) -> set[str]:
+    response = requests.get(f"{stack.base}/comments?thread=replica&limit=100", timeout=10)
+    assert response.status_code == 200
+    return {comment["comment"] for comment in response.json()["comments"]}
+
+
+def read_page(stack: Stack) -> bool:
+    try:
+        return requests.get(f"{stack.base}/comments?thread=replica&limit=5", timeout=10).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def reads_come_from_the_replica(stack: Stack, tag: str) -> None:
+    """Replay paused on db-replica: a comment written on db after that is missing from every
+    read, so every API replica read from db-replica (each within its lag allowance)."""
+    write_on_primary(stack, f"{tag} seen")
+    replayed(stack)
+    psql(stack, "db-replica", "SELECT pg_wal_replay_pause()")
+    try:
+        write_on_primary(stack, f"{tag} not yet")
+        time.sleep(1.2)  # every process has looked at the replica since the pause
+        for _ in range(3 * REPLICAS):
+            assert words_read(stack) >= {f"{tag} seen"} and f"{tag} not yet" not in words_read(stack)
+    finally:
+        psql(stack, "db-replica", "SELECT pg_wal_replay_resume()")
+
+
+def test_reads_go_to_the_read_replica_and_survive_it_stopping(scaled):
+    assert replica_state(scaled) == "in use"
+    reads_come_from_the_replica(scaled, "before")
+
+    failures = []
+    stop = threading.Event()
+
+    def read_on():
+        while not stop.is_set():
+            failures.extend([time.monotonic()] if not read_page(scaled) else [])
+
+    readers = [threading.Thread(target=read_on) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    try:
+        scaled.compose("stop", "db-replica")
+        time.sleep(3)
+        assert replica_state(scaled) == "down"
+        scaled.compose("start", "db-replica")
+        deadline = time.monotonic() + 60
+        while replica_state(scaled) != "in use" and time.monotonic() < deadline:
+            time.sleep(1)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert not failures, f"{len(failures)} reads failed while the replica was away"
+    reads_come_from_the_replica(scaled, "after")  # back on the replica
 
 
 class Load:
