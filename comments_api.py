@@ -27,6 +27,8 @@ def create_comment():
     retry_safe = idempotency.key_of(request) is not None
     fields, uploads = payload.read_body(request, current_app.config["MAX_CONTENT_LENGTH"], media.image_limits())
     new = validate_new_comment(fields)
+    if uploads:  # decoding and storing images is dear: not for a post the limit would refuse
+        database().refuse_if_limited(auth.current_client(), current_app.config["SETTINGS"].rate_limit_posts)
     images = media.process(uploads)
     media_ids = media.store(images)  # uploaded before the comment commits (see media.py)
     post = partial(_post, new, [image.describe() for image in images], media_ids)

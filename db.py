@@ -226,6 +226,15 @@ class CommentDatabase:
             self._run(rate_limits.PRUNE, (), rows=False)
         return Comment(*row)
 
+    def refuse_if_limited(self, client: str, limit: tuple[int, int] | None) -> None:
+        """RateLimited if a post by this client would be refused now (the insert decides for
+        good); spares the work of a post that cannot be stored, such as its images."""
+        if limit:
+            interval, period = rate_limits.interval_and_period(limit)
+            row = self._run(rate_limits.WAIT, (interval, period, client), one=True)
+            if row and row[0] > 0:
+                raise RateLimited(row[0])
+
     def note_write(self, client: str) -> None:
         """Before answering a write: the client's next reads go to the primary (replica.py)."""
         if self.replica:

@@ -26,6 +26,11 @@ UNLIMITED_CTE = "allowed AS (SELECT 1)"
 RETRY_AFTER = """SELECT greatest(1, ceil(extract(epoch FROM
     greatest(tat, now()) + make_interval(secs => %s) - make_interval(secs => %s) - now())))::int
     FROM post_limits WHERE client = %s"""
+# Whole seconds until a post by $client would be allowed, 0 (or no row) if now: a look that
+# consumes nothing, taken before costly work (decoding and storing images).
+WAIT = """SELECT ceil(extract(epoch FROM
+    greatest(tat, now()) + make_interval(secs => %s) - make_interval(secs => %s) - now()))::int
+    FROM post_limits WHERE client = %s"""
 # Rows expired for a while: a client that is still posting keeps its row (an update in place,
 # not a delete and a fresh insert), one that has gone quiet loses it.
 PRUNE = """DELETE FROM post_limits WHERE ctid = ANY(ARRAY(

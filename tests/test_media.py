@@ -205,3 +205,15 @@ def test_webhook_events_carry_the_images(media_client, clean_database):
         (event,) = cursor.fetchone()
     conn.close()
     assert event["images"] == created["images"]
+
+
+def test_a_client_over_the_rate_limit_gets_429_before_its_images_are_stored(clean_database, media_environment):
+    from app import create_app
+    from tests.conftest import settings_for
+
+    client = create_app(settings_for(clean_database, **media_environment, RATE_LIMIT_POSTS="1/minute")).test_client()
+    assert client.post("/comments", json={"name": "A", "comment": "text first"}).status_code == 201
+    refused = post_with_images(client, pictures.still("PNG"))
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert stored_keys(media_environment) == set()
+    assert table_counts(clean_database) == (1, 0, 0)
