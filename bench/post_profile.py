@@ -20,6 +20,7 @@ import collections
 import contextlib
 import os
 import resource
+import shutil
 import sys
 import threading
 import time
@@ -141,7 +142,10 @@ def profile(seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10, help="length of the measured run (default 10)")
-    print(profile(parser.parse_args().seconds))
+    seconds = parser.parse_args().seconds
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: `apt-get install wrk` (Debian/Ubuntu) or `brew install wrk` (macOS).")
+    print(profile(seconds))
 
 
 if __name__ == "__main__":
