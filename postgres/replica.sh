@@ -1,5 +1,5 @@
 #!/bin/bash
-# The db-replica container (docker-compose.scale.yml): on first start, copy the primary with
+# The db-replica container (compose-scale.yml): on first start, copy the primary with
 # pg_basebackup -R (which writes standby.signal and primary_conninfo), then run PostgreSQL as a
 # hot standby that streams the primary's WAL. Later starts just resume streaming.
 set -euo pipefail

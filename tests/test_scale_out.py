@@ -1,5 +1,5 @@
 """Three API replicas behind compose's nginx and a streaming read replica of db (issue 13, with
-docker-compose.scale.yml): requests spread over every API replica, reads go to the read replica
+compose-scale.yml): requests spread over every API replica, reads go to the read replica
 and survive it stopping, the rate limit counts across API replicas, and an API replica killed
 under load costs no read after nginx has noticed and no acknowledged comment, none twice (POSTs
 retried with their Idempotency-Key)."""
@@ -24,7 +24,7 @@ NOTICE_WINDOW = 3.0  # seconds after the kill within which a read may still fail
 
 @pytest.fixture(scope="module")
 def scaled():
-    stack = Stack("docker-compose.yml", "docker-compose.scale.yml", RATE_LIMIT_POSTS="off")
+    stack = Stack("docker-compose.yml", "compose-scale.yml", RATE_LIMIT_POSTS="off")
     try:
         stack.up("--scale", f"api={REPLICAS}")
         yield stack
