@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-import boto3
-from botocore.config import Config as ClientConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config import Config
@@ -99,6 +97,11 @@ class ObjectStore:
         return self._clients[1 if public else 0]
 
     def _make_client(self, endpoint: str | None):
+        # Imported here: boto3 takes a third of a second to import, which every process that
+        # never stores an image (images off, the worker, migrate) would pay at start.
+        import boto3
+        from botocore.config import Config as ClientConfig
+
         settings = self._settings
         return boto3.session.Session().client(
             "s3",

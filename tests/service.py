@@ -61,7 +61,7 @@ class Service:
             try:
                 if requests.get(self.url(wait_for), timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or workers still booting
                 pass
             time.sleep(0.05)
         raise AssertionError(f"{wait_for} never answered 200:\n{self.logs()}")
