@@ -109,7 +109,7 @@ def profile(seconds: float) -> str:
     databases = Databases()
     try:
         url, _ = databases.prepare(0)
-        with Service(url, **POST_ENV).start() as service:
+        with Service(url, **POST_ENV) as service:
             wrk(service.url("/comments"), 2, POST_SCRIPT)  # warm up
             sampler = ActivitySampler(url)
             cpu_before, machine_before, children_before = group_cpu(), machine_times(), _children_cpu()

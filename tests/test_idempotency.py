@@ -116,7 +116,7 @@ def test_expired_keys_run_again_and_are_pruned(client, clean_database):
 
 
 def test_two_requests_with_one_key_at_the_same_moment_make_one_comment(clean_database):
-    with Service(clean_database).start() as service:
+    with Service(clean_database) as service:
         answers = []
         barrier = threading.Barrier(8)
 
