@@ -72,7 +72,7 @@ def list_comments():
         after=after,
         limit=query.limit,
         newest_first=query.newest_first,
-        client=auth.current_client(),
+        reader=auth.current_client,
     )
     # Where this page ends: ask from there for the next page now, or for new comments later.
     end = payload.encode_cursor(page.last or after or START)
@@ -85,14 +85,14 @@ def list_comments():
 
 @blueprint.get("/comments/<id:comment_id>")
 def get_comment(comment_id: int):
-    comment = database().get(comment_id, client=auth.current_client())
+    comment = database().get(comment_id, reader=auth.current_client)
     if comment is None:
         raise CommentNotFound(comment_id)
     return jsonify(comment)
 
 
 def _legacy_position(comment_id: int):
-    position = database().position_of(comment_id, client=auth.current_client())
+    position = database().position_of(comment_id, reader=auth.current_client)
     if position is None:
         raise InvalidInput(
             "Some query parameters are invalid.", code="invalid_query", fields={"cursor": "points at no comment"}

@@ -18,5 +18,5 @@ COUNTS = "SELECT thread, sum(n)::bigint FROM thread_counts WHERE thread = ANY(%s
 @blueprint.get("/counts")
 def counts():
     threads = payload.read_count_query(request)
-    found = dict(database().read_query(COUNTS, (threads,), client=auth.current_client()))
+    found = dict(database().read_query(COUNTS, (threads,), reader=auth.current_client))
     return jsonify(counts={thread: found.get(thread, 0) for thread in threads})

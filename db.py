@@ -10,7 +10,7 @@ parses and plans each query once per connection instead of once per request.
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
@@ -35,7 +35,7 @@ from exceptions import (
     StorageUnavailable,
 )
 from pool import ConnectionPool, PoolTimeout
-from replica import NOTE_WRITE, Replica
+from replica import NOTE_WRITE, Reader, Replica
 from spam import DUPLICATE_WINDOW
 
 COLUMNS = (
@@ -240,26 +240,21 @@ class CommentDatabase:
         if self.replica:
             self._run(NOTE_WRITE, (client,), rows=False)
 
-    def get(self, comment_id: int, *, client: str | None = None) -> Comment | None:
-        row = self._read("select_comment", (comment_id,), one=True, client=client)
+    def get(self, comment_id: int, *, reader: Reader = None) -> Comment | None:
+        row = self._read("select_comment", (comment_id,), one=True, reader=reader)
         return Comment(*row) if row else None
 
-    def position_of(self, comment_id: int, *, client: str | None = None) -> Position | None:
+    def position_of(self, comment_id: int, *, reader: Reader = None) -> Position | None:
         """The ordering key of a comment (to honour a v1 cursor, which named only an id)."""
-        row = self._read("select_position", (comment_id,), one=True, client=client)
+        row = self._read("select_position", (comment_id,), one=True, reader=reader)
         return Position(*row) if row else None
 
-    def read_query(self, sql: str, params: tuple = (), *, client: str | None = None):
-        """A feature module's read-only statement, on the replica when it may serve the client."""
-        if self.replica and self.replica.serves(client):
-            try:
-                return self._run(sql, params, pool="replica")
-            except DatabaseUnavailable:
-                self.replica.failed()
-        return self._run(sql, params)
+    def read_query(self, sql: str, params: tuple = (), *, reader: Reader = None):
+        """A feature module's read-only statement, on the replica when it may serve the reader."""
+        return self._on_reader(lambda pool: self._run(sql, params, pool=pool), reader)
 
     def page(
-        self, *, thread: str | None, after: Position | None, limit: int, newest_first: bool, client: str | None = None
+        self, *, thread: str | None, after: Position | None, limit: int, newest_first: bool, reader: Reader = None
     ) -> Page:
         """Up to `limit` comments in (txid, id) order, strictly beyond `after` (keyset paging).
 
@@ -268,7 +263,7 @@ class CommentDatabase:
         """
         name = _page_name(thread is not None, after is not None, newest_first)
         params = (*((thread,) if thread is not None else ()), *((after.txid, after.id) if after else ()), limit + 1)
-        rows = self._read(name, params, client=client)
+        rows = self._read(name, params, reader=reader)
         more, rows = len(rows) > limit, rows[:limit]
         last = Position(rows[-1][-1], rows[-1][0]) if rows else None
         return Page([Comment(*row[:-1]) for row in rows], more, last)
@@ -316,14 +311,18 @@ class CommentDatabase:
         for pool in self._pools.values():
             pool.clear()
 
-    def _read(self, name: str, params: tuple, *, one: bool = False, client: str | None = None):
-        """A prepared read, on the replica when it may serve this client, else the primary."""
-        if self.replica and self.replica.serves(client):
+    def _read(self, name: str, params: tuple, *, one: bool = False, reader: Reader = None):
+        """A prepared read, on the replica when it may serve this reader, else the primary."""
+        return self._on_reader(lambda pool: self._execute(name, params, one=one, pool=pool), reader)
+
+    def _on_reader(self, run: Callable[[str], object], reader: Reader):
+        """run(pool) on the replica when it may serve the reader; else, or if it fails, on the primary."""
+        if self.replica and self.replica.serves(reader):
             try:
-                return self._execute(name, params, one=one, pool="replica")
+                return run("replica")
             except DatabaseUnavailable:
                 self.replica.failed()
-        return self._execute(name, params, one=one)
+        return run("primary")
 
     def _execute(self, name: str, params: tuple, *, one: bool = False, cursor=None, pool: str = "primary"):
         sql = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})"

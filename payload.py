@@ -96,7 +96,7 @@ def _read_multipart(request: Request, text_limit: int, limits: ImageLimits) -> t
     text: dict[str, list[str]] = {}
     images: list[bytes] = []
     part = None  # (kind, name, pieces) of the part being read
-    text_size = 0
+    text_size = part_size = 0
     try:
         for chunk in chain(_body_chunks(request, body_limit), [None]):  # None: the end
             decoder.receive_data(chunk)
@@ -104,15 +104,16 @@ def _read_multipart(request: Request, text_limit: int, limits: ImageLimits) -> t
                 if isinstance(event, Preamble):
                     continue
                 if isinstance(event, Field | File):
-                    part = _start_part(event, images, limits)
+                    part, part_size = _start_part(event, images, limits), 0
                     continue
                 kind, name, pieces = part
                 pieces.append(event.data)
+                part_size += len(event.data)
                 if kind == "text":
                     text_size += len(event.data)
                     if text_size > text_limit:
                         raise BodyTooLarge()
-                elif sum(map(len, pieces)) > limits.per_image:
+                elif part_size > limits.per_image:
                     raise BodyTooLarge(f"{name} is larger than {limits.per_image} bytes.", code="image_too_large")
                 if not event.more_data:
                     _finish_part(kind, name, pieces, text, images)

@@ -14,9 +14,12 @@ costs the primary one primary-key probe per read instead of the whole query.
 
 import threading
 import time
+from collections.abc import Callable
 
 from exceptions import Unavailable
 
+# Who is reading: asked only when a replica could serve the read (computing it costs an HMAC).
+Reader = Callable[[], str] | None
 CHECK_EVERY = 1.0  # seconds between looks at the replica's state, per process
 
 NOTE_WRITE = """INSERT INTO recent_writes (client, at) VALUES (%s, now())
@@ -44,13 +47,13 @@ class Replica:
         self._state = "unchecked"  # "in use", "lagging", "down", "not a standby"
         self._lag: float | None = None
 
-    def serves(self, client: str | None) -> bool:
+    def serves(self, reader: Reader) -> bool:
         """Whether this read may go to the replica."""
         if not self._usable():
             return False
-        if client is None:
+        if reader is None:
             return True
-        ((recent,),) = self._primary(RECENT_WRITER, (client, self.max_lag))
+        ((recent,),) = self._primary(RECENT_WRITER, (reader(), self.max_lag))
         return not recent
 
     def failed(self) -> None:
