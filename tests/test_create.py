@@ -3,6 +3,7 @@
 import psycopg2
 import pytest
 
+import payload
 from tests.contract import assert_matches_openapi
 
 
@@ -146,13 +147,26 @@ def test_other_content_types_are_415(client, content_type):
         ("multipart/form-data", b"--x\r\n"),  # no boundary parameter
         ("multipart/form-data; boundary=x", b'--x\r\nContent-Disposition: form-data; name="name"\r\n\r\nAnn'),
         ("multipart/form-data; boundary=x", b"--x\r\nX-No-Disposition: 1\r\n\r\nAnn\r\n--x--\r\n"),
-        ("multipart/form-data; boundary=" + "b" * 71, b"--x\r\n"),  # longer than RFC 2046 allows
+        ("multipart/form-data; boundary=" + "b" * (payload.MAX_BOUNDARY + 1), b"--x\r\n"),  # past our bound
     ],
 )
 def test_malformed_multipart_is_400(client, content_type, body):
     response = client.post("/comments", data=body, headers={"Content-Type": content_type})
     assert response.status_code == 400
     assert response.get_json()["code"] == "malformed_body"
+
+
+def test_multipart_boundaries_longer_than_the_rfc_allows_are_accepted(client, clean_database):
+    boundary = "-" * 15 + "WerkzeugFormPart_1764113129.1234567" + "1.2345678901234567e-05"  # 72, as werkzeug may make
+    body = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in (("name", "Ann"), ("comment", "Long boundary"))
+    )
+    body += f"--{boundary}--\r\n"
+    content_type = f"multipart/form-data; boundary={boundary}"
+    response = client.post("/comments", data=body.encode(), headers={"Content-Type": content_type})
+    assert response.status_code == 201, response.get_json()
+    assert stored_rows(clean_database)[0][3:] == ("Ann", "Long boundary")
 
 
 def test_multipart_parts_without_a_name_are_400(client):
