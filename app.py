@@ -23,6 +23,7 @@ import migrate
 import moderation
 import openapi
 import ownership
+import widget
 from comment import parse_id
 from db import CommentDatabase
 from json_provider import OrjsonProvider
@@ -61,7 +62,7 @@ def create_app(settings: config.Config | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     errors.register(app)
     middleware.register(app, settings.cors_origins)
-    for feature in (comments_api, ownership, moderation, counts, media, mail, health, openapi):
+    for feature in (comments_api, ownership, moderation, counts, media, mail, health, openapi, widget):
         app.register_blueprint(feature.blueprint)
     if not settings.admin_token:
         log.info("admin API is off: set ADMIN_TOKEN (at least 32 characters) to turn it on")

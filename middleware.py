@@ -14,7 +14,10 @@ log = logging.getLogger("comments.access")
 
 # An incoming X-Request-ID is kept only when it is short and cannot smuggle anything into logs.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-CORS_HEADERS = "Content-Type, X-Request-ID"
+# What a browser page may send and read across origins: the widget sends edit tokens
+# (Authorization) and Idempotency-Key, and reads Retry-After to say when to try again.
+CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+CORS_EXPOSED = "Location, Link, Retry-After, X-Request-ID"
 
 
 def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
@@ -63,7 +66,7 @@ def _is_preflight() -> bool:
 def _add_cors(response: Response, origin: str, allow_any: bool) -> None:
     headers = response.headers
     headers["Access-Control-Allow-Origin"] = "*" if allow_any else origin
-    headers["Access-Control-Expose-Headers"] = "Location, Link, X-Request-ID"
+    headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
     if _is_preflight():
         methods = sorted(set(request_ctx.url_adapter.allowed_methods()) - {"HEAD"})  # all routes at this path
         headers["Access-Control-Allow-Methods"] = ", ".join(methods)

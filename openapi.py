@@ -270,6 +270,36 @@ _IDEMPOTENCY_KEY = {
 _KEY_ERRORS = {"409": _error("Conflict"), "422": _error("KeyReused")}
 
 
+def _document(media_type: str, description: str) -> dict:
+    """A response that is a file of another type than JSON (a script, a page)."""
+    return {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
+
+
+_WIDGET_SETTINGS = {
+    "type": "object",
+    "required": ["stylesheet", "edit_window_seconds", "images", "limits"],
+    "properties": {
+        "stylesheet": {"type": "string", "description": "Relative to this API's base URL."},
+        "edit_window_seconds": {"type": "integer"},
+        "images": {
+            "oneOf": [
+                {"type": "null", "description": "Images are off on this server."},
+                {
+                    "type": "object",
+                    "required": ["max_count", "max_bytes"],
+                    "properties": {"max_count": {"type": "integer"}, "max_bytes": {"type": "integer"}},
+                },
+            ]
+        },
+        "limits": {
+            "type": "object",
+            "required": ["name", "comment"],
+            "properties": {"name": {"type": "integer"}, "comment": {"type": "integer"}},
+        },
+    },
+}
+
+
 def _json_body(schema: dict) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
@@ -535,6 +565,58 @@ DOCUMENT = {
                     "503": _error("Unavailable"),
                 },
             },
+        },
+        "/embed.js": {
+            "get": {
+                "operationId": "embedScript",
+                "summary": 'The comment widget: `<script src=".../embed.js" defer>` under a `#comments` element.',
+                "responses": {"200": _document("text/javascript", "The widget (cached for 5 minutes when built).")},
+            }
+        },
+        "/widget/{name}": {
+            "get": {
+                "operationId": "widgetFile",
+                "summary": "A file the widget loads; with its `?v=` digest it may be cached for a year.",
+                "parameters": [
+                    {
+                        "name": "name",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[a-z][a-z-]*[.](js|css)$"},
+                    },
+                    {"name": "v", "in": "query", "required": False, "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _document("text/javascript", "A module or stylesheet of the widget."),
+                    "404": _error("NotFound"),
+                },
+            }
+        },
+        "/widget.json": {
+            "get": {
+                "operationId": "widgetSettings",
+                "summary": "What the widget needs to know: its stylesheet, the edit window, image and text limits.",
+                "responses": {"200": _json(_WIDGET_SETTINGS, "The widget's settings.")},
+            }
+        },
+        "/demo": {
+            "get": {
+                "operationId": "demoPage",
+                "summary": "A plain article page with the widget under it (strict Content-Security-Policy).",
+                "parameters": [
+                    {"name": "thread", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {
+                        "name": "page_size",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                    },
+                ],
+                "responses": {
+                    "200": _document("text/html", "The page."),
+                    "400": _error("BadRequest"),
+                },
+            }
         },
         "/healthz": {
             "get": {

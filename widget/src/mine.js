@@ -1,0 +1,92 @@
+// The visitor's own comments, remembered in localStorage per comment server: the edit token
+// (shown only once, in the answer to the post), when the edit window closes, and a pending
+// comment's content (the public listing does not show it, but its author should see it).
+// localStorage can be missing or full (private modes): then this lasts as long as the page.
+
+const PENDING_KEPT_MS = 7 * 86400 * 1000;
+
+export class Mine {
+  constructor(base) {
+    this.key = `comments-widget:${base}`;
+    this.entries = this.read();
+    this.forgetExpired();
+  }
+
+  read() {
+    try {
+      return JSON.parse(localStorage.getItem(this.key)) || {};
+    } catch {
+      return {};
+    }
+  }
+
+  save() {
+    try {
+      localStorage.setItem(this.key, JSON.stringify(this.entries));
+    } catch {
+      // Storage is off or full: editing still works until the page is left.
+    }
+  }
+
+  forgetExpired(now = Date.now()) {
+    for (const [id, entry] of Object.entries(this.entries)) {
+      if (entry.until < now && !(entry.pending && entry.kept + PENDING_KEPT_MS > now)) delete this.entries[id];
+    }
+  }
+
+  remember(comment, token, editWindowSeconds) {
+    const now = Date.now();
+    // Timed from this clock, not the server's created_at, so a skewed clock cannot overstate it.
+    this.entries[comment.id] = {
+      token,
+      until: now + editWindowSeconds * 1000,
+      kept: now,
+      thread: comment.thread,
+      created: comment.created_at, // with the id, names the comment even if a database was reset
+    };
+    this.update(comment);
+  }
+
+  update(comment) {
+    const entry = this.entries[comment.id];
+    if (!entry || entry.created !== comment.created_at) return;
+    entry.pending = comment.status === "pending" ? comment : null;
+    this.save();
+  }
+
+  forget(id) {
+    delete this.entries[id];
+    this.save();
+  }
+
+  get(id) {
+    return this.entries[id];
+  }
+
+  canEdit(comment, now = Date.now()) {
+    const entry = this.entries[comment.id];
+    return Boolean(entry && entry.created === comment.created_at && entry.until > now);
+  }
+
+  pendingIn(thread) {
+    return Object.values(this.entries)
+      .filter((entry) => entry.pending && entry.thread === thread)
+      .map((entry) => entry.pending);
+  }
+
+  get name() {
+    try {
+      return localStorage.getItem("comments-widget:name") || "";
+    } catch {
+      return "";
+    }
+  }
+
+  set name(value) {
+    try {
+      localStorage.setItem("comments-widget:name", value);
+    } catch {
+      // as above
+    }
+  }
+}
