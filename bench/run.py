@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 import config  # noqa: E402
 import migrate  # noqa: E402
+from bench.widget_load import widget_report  # noqa: E402
 from embedded_postgres import EmbeddedPostgres, with_database  # noqa: E402
 from embedded_seaweedfs import EmbeddedSeaweedFS  # noqa: E402
 from tests.receivers import Receiver, WorkerProcess  # noqa: E402
@@ -372,8 +373,11 @@ def run_benchmark(args) -> None:
         upload_line = upload_memory(small_url, media_env)
         print("worker throughput...", flush=True)
         worker_line = worker_throughput(small_url)
+        print("widget...", flush=True)
+        widget_line = widget_report(small_url, "bench")
         report = table(results, machine_description(databases.server_version(), args.seconds, args.rounds))
-        report = report.replace("\n\nMachine:", f"\n\n{upload_line}\n\n{worker_line}\n\nMachine:")
+        extra = f"{upload_line}\n\n{worker_line}\n\n{widget_line}"
+        report = report.replace("\n\nMachine:", f"\n\n{extra}\n\nMachine:")
     finally:
         for service in services:
             service.stop()

@@ -47,22 +47,28 @@ const UNITS = [
   ["minute", 60],
 ];
 
-function language() {
-  return document.documentElement.lang || navigator.language;
+// Intl formatters are slow to make (the first one loads locale data): one of each, made once.
+let formats = null;
+function format() {
+  const language = document.documentElement.lang || navigator.language;
+  formats ||= {
+    relative: new Intl.RelativeTimeFormat(language, { numeric: "auto" }),
+    exact: new Intl.DateTimeFormat(language, { dateStyle: "long", timeStyle: "short" }),
+  };
+  return formats;
 }
 
 // "5 minutes ago", in the page's language.
 export function relativeTime(iso, now = Date.now()) {
   const seconds = Math.round((Date.parse(iso) - now) / 1000);
-  const format = new Intl.RelativeTimeFormat(language(), { numeric: "auto" });
   for (const [unit, size] of UNITS) {
-    if (Math.abs(seconds) >= size) return format.format(Math.trunc(seconds / size), unit);
+    if (Math.abs(seconds) >= size) return format().relative.format(Math.trunc(seconds / size), unit);
   }
-  return format.format(0, "second"); // "now"
+  return format().relative.format(0, "second"); // "now"
 }
 
 export function exactTime(iso) {
-  return new Intl.DateTimeFormat(language(), { dateStyle: "long", timeStyle: "short" }).format(new Date(iso));
+  return format().exact.format(new Date(iso));
 }
 
 export function timeElement(iso) {
