@@ -5,6 +5,16 @@
 
 # Matches the Pipfile's python_version (3.11), on Debian 12.
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+# Only builds the widget (esbuild needs Node 18 or later); nothing of it ships.
+ARG NODE_IMAGE=node:22.12.0-bookworm-slim
+
+# --- widget: bundle the comment widget (widget/); Node stays behind in this stage ---
+FROM ${NODE_IMAGE} AS widget
+WORKDIR /widget
+COPY widget/package.json widget/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY widget/src/ src/
+RUN npm run build
 
 # --- build: resolve Pipfile.lock into a virtualenv; pipenv stays behind in this stage ---
 FROM ${PYTHON_IMAGE} AS build
@@ -32,8 +42,11 @@ WORKDIR /app
 COPY app.py auth.py comment.py comments_api.py config.py counts.py db.py errors.py exceptions.py gthread_deadline.py \
      health.py json_provider.py logs.py middleware.py migrate.py moderation.py openapi.py ownership.py payload.py \
      pool.py rate_limits.py spam.py mail.py outbox.py webhooks.py worker.py gunicorn.conf.py images.py media.py \
-     media_gc.py object_store.py idempotency.py replica.py ./
+     media_gc.py object_store.py idempotency.py replica.py widget.py ./
 COPY migrations/ migrations/
+# The widget: its demo page and the bundle, never its source or Node.
+COPY widget/demo.html widget/
+COPY --from=widget /widget/dist/ widget/dist/
 USER 10001:10001
 EXPOSE 5000
 # Liveness with what the image has (Python, no curl); PORT is read at check time.

@@ -5,6 +5,7 @@ is reachable). Without one these tests skip with that reason, except under CI=tr
 missing engine is a failure: CI must never pass without having run them.
 """
 
+import gzip
 import json
 import os
 import shutil
@@ -15,9 +16,11 @@ import uuid
 
 import pytest
 import requests
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from embedded_postgres import free_port
-from tests import pictures
+from tests import browser, pictures
 from tests.service import ROOT
 from tests.slowloris import Trickler
 
@@ -201,6 +204,30 @@ def test_an_image_posted_through_nginx_downloads_from_its_signed_url_with_curl(s
     # Browsers may only read through the media port: no writes, signed or not.
     put = requests.put(f"http://127.0.0.1:{stack.media_port}/comments-media/{key}", data=b"x", timeout=10)
     assert put.status_code == 403
+
+
+def test_the_image_serves_the_built_widget_and_it_works_in_a_browser(stack):
+    """The node stage's bundle, through nginx: small, briefly cached, and working in Chromium."""
+    script = requests.get(f"{stack.base}/embed.js", timeout=10)
+    assert script.status_code == 200
+    assert script.headers["Cache-Control"] == "public, max-age=300"  # the bundle, not the source
+    assert len(gzip.compress(script.content, 9)) < 15 * 1024
+    assert requests.get(f"{stack.base}/widget/main.js", timeout=10).status_code == 404  # no source shipped
+    chrome = browser.start_chrome()
+    try:
+        chrome.get(f"{stack.base}/demo?thread=docker-widget")
+        host = chrome.find_element(By.ID, "comments")
+        WebDriverWait(chrome, 20).until(lambda _: host.get_attribute("data-state") == "ready")
+        form = chrome.find_element(By.CSS_SELECTOR, ".cw > .cw-form")
+        form.find_element(By.NAME, "name").send_keys("Ann")
+        form.find_element(By.NAME, "comment").send_keys("Posted through nginx")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(chrome, 20).until(lambda _: chrome.find_elements(By.CSS_SELECTOR, ".cw-text"))
+        assert browser.console_errors(chrome) == []
+    finally:
+        chrome.quit()
+    stored = requests.get(f"{stack.base}/comments", params={"thread": "docker-widget"}, timeout=10).json()
+    assert [c["comment"] for c in stored["comments"]] == ["Posted through nginx"]
 
 
 def test_api_runs_as_a_non_root_user(stack):
