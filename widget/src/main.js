@@ -5,6 +5,8 @@ import { fillCounts } from "./counts.js";
 import { Thread } from "./thread.js";
 
 export function start(script) {
+  // currentScript is null only if the page loaded embed.js as a module; then find its tag.
+  script ||= document.querySelector('script[src$="/embed.js"]');
   const api = new Api(new URL(".", script.src).href);
   const run = () => {
     fillCounts(api, document.querySelectorAll("[data-comment-count]"));

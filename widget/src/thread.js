@@ -12,7 +12,7 @@ export class Thread {
     this.api = api;
     this.host = host;
     this.thread = host.dataset.thread || location.pathname;
-    this.pageSize = Number(host.dataset.pageSize) || 50;
+    this.pageSize = Math.min(100, Math.max(1, Math.trunc(Number(host.dataset.pageSize)) || 50)); // the API's range
     this.mine = new Mine(api.base);
     this.nodes = new Map(); // comment id -> { comment, item, article, actions, replies, root }
     this.cursor = null;
