@@ -57,6 +57,23 @@ def test_cors_preflight(cors_client):
     assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]
 
 
+def test_cors_lets_pages_send_tokens_and_keys_and_read_retry_after(cors_client):
+    """What the widget needs from another origin: edit tokens, Idempotency-Key, Retry-After."""
+    preflight = cors_client.options(
+        "/comments/1",
+        headers={
+            "Origin": "https://blog.example",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+        },
+    )
+    assert preflight.status_code == 204
+    allowed = {h.strip().lower() for h in preflight.headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"authorization", "content-type", "idempotency-key"} <= allowed
+    answer = cors_client.get("/comments", headers={"Origin": "https://blog.example"})
+    assert "Retry-After" in answer.headers["Access-Control-Expose-Headers"]
+
+
 def test_cors_wildcard(clean_database):
     client = create_app(settings_for(clean_database, CORS_ORIGINS="*")).test_client()
     response = client.get("/comments", headers={"Origin": "https://anyone.example"})
