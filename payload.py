@@ -9,6 +9,7 @@ from itertools import chain
 from urllib.parse import parse_qsl
 
 from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Epilogue, Field, File, MultipartDecoder, NeedData, Preamble
 
 from comment import FIELD_LIMITS, START, Position, normalize, parse_id, text_problem
@@ -126,6 +127,9 @@ def _read_multipart(request: Request, text_limit: int, limits: ImageLimits) -> t
                 break
     except ValueError:  # werkzeug's word for a body that does not follow the multipart format
         raise InvalidInput("The multipart body is malformed.", code="malformed_body") from None
+    except RequestEntityTooLarge:  # the decoder's max_parts: too many fields, as a form's would be
+        problem = f"The form has more than {MAX_FIELDS + limits.count} parts."
+        raise InvalidInput(problem, code="malformed_form") from None
     if not isinstance(event, Epilogue):
         raise InvalidInput("The multipart body ends before its closing boundary.", code="malformed_body")
     return _form_fields(text), images

@@ -169,6 +169,14 @@ def test_multipart_boundaries_longer_than_the_rfc_allows_are_accepted(client, cl
     assert stored_rows(clean_database)[0][3:] == ("Ann", "Long boundary")
 
 
+def test_multipart_with_too_many_parts_is_400_like_a_form_with_too_many_fields(client):
+    parts = "".join(f'--x\r\nContent-Disposition: form-data; name="comment"\r\n\r\n{n}\r\n' for n in range(30))
+    body = (parts + "--x--\r\n").encode()
+    response = client.post("/comments", data=body, headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "malformed_form"
+
+
 def test_multipart_parts_without_a_name_are_400(client):
     body = b"--x\r\nContent-Disposition: form-data\r\n\r\nAnn\r\n--x--\r\n"
     response = client.post("/comments", data=body, headers={"Content-Type": "multipart/form-data; boundary=x"})
