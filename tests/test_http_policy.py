@@ -42,15 +42,19 @@ def test_cors_allows_listed_origins_only(cors_client):
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
-def test_cors_preflight(cors_client):
-    response = cors_client.options(
-        "/comments",
+def preflight(client, path: str, origin: str, method: str, headers: str):
+    return client.options(
+        path,
         headers={
-            "Origin": "https://shop.example",
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "Content-Type",
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": headers,
         },
     )
+
+
+def test_cors_preflight(cors_client):
+    response = preflight(cors_client, "/comments", "https://shop.example", "POST", "Content-Type")
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
@@ -59,16 +63,10 @@ def test_cors_preflight(cors_client):
 
 def test_cors_lets_pages_send_tokens_and_keys_and_read_retry_after(cors_client):
     """What the widget needs from another origin: edit tokens, Idempotency-Key, Retry-After."""
-    preflight = cors_client.options(
-        "/comments/1",
-        headers={
-            "Origin": "https://blog.example",
-            "Access-Control-Request-Method": "PATCH",
-            "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
-        },
-    )
-    assert preflight.status_code == 204
-    allowed = {h.strip().lower() for h in preflight.headers["Access-Control-Allow-Headers"].split(",")}
+    headers = "authorization, content-type, idempotency-key"
+    response = preflight(cors_client, "/comments/1", "https://blog.example", "PATCH", headers)
+    assert response.status_code == 204
+    allowed = {h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")}
     assert {"authorization", "content-type", "idempotency-key"} <= allowed
     answer = cors_client.get("/comments", headers={"Origin": "https://blog.example"})
     assert "Retry-After" in answer.headers["Access-Control-Expose-Headers"]
