@@ -305,6 +305,16 @@ def read_count_query(request: Request) -> list[str]:
     return threads
 
 
+def read_demo_query(request: Request) -> tuple[str, int | None]:
+    """GET /demo: the thread to show ("demo" when not given) and, if given, the widget's page
+    size (a page of GET /comments). Other parameters are ignored: it is a page, not the API."""
+    args, errors = _query_args(request), {}
+    thread = _thread(args.get("thread", ["demo"])[0], errors)
+    page_size = _limit(args["page_size"][0], errors, "page_size") if "page_size" in args else None
+    _raise_if(errors)
+    return thread, page_size
+
+
 def _single_values(request: Request, known: frozenset[str]) -> tuple[dict[str, str], dict[str, str]]:
     """The query's parameters, each given at most once; and the errors found so far."""
     args = _query_args(request)
@@ -341,12 +351,12 @@ def _raise_if(errors: dict[str, str]) -> None:
         raise InvalidInput("Some query parameters are invalid.", code="invalid_query", fields=errors)
 
 
-def _limit(raw: str | None, errors: dict) -> int:
+def _limit(raw: str | None, errors: dict, name: str = "limit") -> int:
     if raw is None:
         return DEFAULT_LIMIT
     low, high = LIMIT_RANGE
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 4 and low <= int(raw) <= high):
-        errors["limit"] = f"must be a whole number from {low} to {high}"
+        errors[name] = f"must be a whole number from {low} to {high}"
         return DEFAULT_LIMIT
     return int(raw)
 

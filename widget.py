@@ -16,8 +16,9 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 import config
 import media
-from comment import FIELD_LIMITS, text_problem
-from exceptions import InvalidInput, NotFound
+import payload
+from comment import FIELD_LIMITS
+from exceptions import NotFound
 
 WIDGET = Path(__file__).resolve().parent / "widget"
 blueprint = Blueprint("widget", __name__, template_folder=str(WIDGET))
@@ -105,7 +106,7 @@ def widget_settings():
 @blueprint.get("/demo")
 def demo_page():
     """A plain article with the widget under it, served under a strict Content-Security-Policy."""
-    thread, page_size = _demo_query()
+    thread, page_size = payload.read_demo_query(request)
     settings = current_app.config["SETTINGS"]
     html = render_template(
         "demo.html",
@@ -132,19 +133,6 @@ def demo_policy(settings: config.Config) -> str:
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
         f"img-src {' '.join(image_sources)}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
-
-
-def _demo_query() -> tuple[str, int | None]:
-    thread = request.args.get("thread", "demo")
-    raw_size = request.args.get("page_size")
-    errors = {}
-    if problem := text_problem(thread, FIELD_LIMITS["thread"]):
-        errors["thread"] = problem
-    if raw_size is not None and not (raw_size.isascii() and raw_size.isdigit() and 1 <= int(raw_size) <= 100):
-        errors["page_size"] = "must be a whole number from 1 to 100"
-    if errors:
-        raise InvalidInput("Some query parameters are invalid.", code="invalid_query", fields=errors)
-    return thread, int(raw_size) if raw_size else None
 
 
 def _send(found: Assets, name: str) -> Response:
