@@ -58,18 +58,9 @@ export function commentForm({ api, settings, mine, thread, parentId, onPosted, o
       onCancel && el("button", { type: "button", onclick: onCancel }, "Cancel"),
     ),
   );
-  let key = null; // kept while the words stay the same (see idempotencyKey)
-  form.addEventListener("input", () => (key = null));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const fields = { name, comment: text, image: images };
-    clearErrors(form, problem);
-    const missing = [name, text].filter((control) => !control.value.trim());
-    if (missing.length) {
-      for (const control of missing) showFieldError(control, "Please fill this in.");
-      missing[0].focus();
-      return;
-    }
+  const fields = { name, comment: text, image: images };
+  onSubmit(form, submit, problem, fields, async (key) => {
+    if (!filledIn([name, text])) return;
     const body = new FormData();
     body.append("thread", thread);
     body.append("name", name.value);
@@ -77,22 +68,11 @@ export function commentForm({ api, settings, mine, thread, parentId, onPosted, o
     if (website.value) body.append("website", website.value);
     if (parentId) body.append("parent_id", String(parentId));
     for (const file of images ? images.files : []) body.append("image", file, file.name);
-    key ||= idempotencyKey();
-    submit.disabled = true;
-    form.setAttribute("aria-busy", "true");
-    try {
-      const answer = await api.post(body, key);
-      mine.name = name.value;
-      text.value = "";
-      if (images) images.value = "";
-      key = null;
-      onPosted(answer);
-    } catch (error) {
-      showErrors(error, fields, problem);
-    } finally {
-      submit.disabled = false;
-      form.removeAttribute("aria-busy");
-    }
+    const answer = await api.post(body, key);
+    mine.name = name.value;
+    text.value = "";
+    if (images) images.value = "";
+    onPosted(answer);
   });
   form.focusFirst = () => (name.value ? text : name).focus();
   return form;
@@ -112,23 +92,41 @@ export function editForm({ comment, settings, onSave, onCancel }) {
     problem,
     el("div", { class: "cw-buttons" }, save, el("button", { type: "button", onclick: onCancel }, "Cancel")),
   );
+  onSubmit(form, save, problem, { comment: text }, (key) => onSave(text.value, key));
+  form.focusFirst = () => text.focus();
+  return form;
+}
+
+// On submit: send(key) with the button off meanwhile, and the API's errors shown if it throws.
+// One idempotency key per wording: a retry of the same words reuses it, so a timeout followed
+// by a retry never acts twice; any edit of the form makes a new one.
+function onSubmit(form, button, problem, controls, send) {
   let key = null;
   form.addEventListener("input", () => (key = null));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form, problem);
     key ||= idempotencyKey();
-    save.disabled = true;
+    button.disabled = true;
+    form.setAttribute("aria-busy", "true");
     try {
-      await onSave(text.value, key);
+      await send(key);
+      key = null;
     } catch (error) {
-      showErrors(error, { comment: text }, problem);
+      showErrors(error, controls, problem);
     } finally {
-      save.disabled = false;
+      button.disabled = false;
+      form.removeAttribute("aria-busy");
     }
   });
-  form.focusFirst = () => text.focus();
-  return form;
+}
+
+// Names every empty required field, before anything is sent; false if there was one.
+function filledIn(controls) {
+  const missing = controls.filter((control) => !control.value.trim());
+  for (const control of missing) showFieldError(control, "Please fill this in.");
+  if (missing.length) missing[0].focus();
+  return missing.length === 0;
 }
 
 function clearErrors(form, problem) {
