@@ -587,7 +587,10 @@ DOCUMENT = {
                     {"name": "v", "in": "query", "required": False, "schema": {"type": "string"}},
                 ],
                 "responses": {
-                    "200": _document("text/javascript", "A module or stylesheet of the widget."),
+                    "200": {
+                        "description": "A module or stylesheet of the widget.",
+                        "content": {kind: {"schema": {"type": "string"}} for kind in ("text/javascript", "text/css")},
+                    },
                     "404": _error("NotFound"),
                 },
             }
