@@ -38,11 +38,12 @@ from pool import ConnectionPool, PoolTimeout
 from replica import NOTE_WRITE, Reader, Replica
 from spam import DUPLICATE_WINDOW
 
-COLUMNS = (
+# A Comment's fields but its images, whose URLs depend on who reads (moderation.py).
+FIELDS_BUT_IMAGES = (
     "id, thread, parent_id, name, comment, status,"
-    f" {sql_rfc3339('created_at')} AS created_at, {sql_rfc3339('edited_at')} AS edited_at,"
-    " media_urls(images) AS images"
+    f" {sql_rfc3339('created_at')} AS created_at, {sql_rfc3339('edited_at')} AS edited_at"
 )
+COLUMNS = f"{FIELDS_BUT_IMAGES}, media_urls(images) AS images"
 _PUBLIC = f"status IN {PUBLIC_STATUSES}"
 # Transactions below this id have finished for every snapshot: see migrations/0002.
 _SETTLED = "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"

@@ -4,7 +4,8 @@ The flow of an image:
   client --multipart POST--> API: images.py decodes and re-encodes it (in memory)
   API: claim the media row, upload the object (named by its content), then insert the comment,
        which refers to the row (comment_media) in the same statement as the comment (db.py)
-  client --GET /media/{key}--> API --302--> a presigned URL of the store (or MEDIA_PUBLIC_URL)
+  client --GET /media/{key}--> API --302--> a presigned URL of the store (or MEDIA_PUBLIC_URL),
+       while a published comment shows the image (moderators: GET /admin/media/{key})
 
 Objects and rows stay consistent without a distributed transaction (migrations/0005):
 - every object is uploaded after its row was claimed, and a comment commits only if its rows
@@ -37,6 +38,11 @@ REDIRECT_CACHE = "public, max-age=600"  # well within the signed URL's hour
 # Claim a row before uploading: a new row, or a fresh claimed_at that deleters respect.
 CLAIM = """INSERT INTO media (key) VALUES (%s)
     ON CONFLICT (key) DO UPDATE SET claimed_at = now() RETURNING id"""
+# Who may be sent to an object: anyone, if a published comment shows it; moderators
+# (/admin/media/, moderation.py), if any comment uses it. A hidden comment's image is thus taken
+# down with it.
+SHOWN = """SELECT EXISTS (SELECT 1 FROM media m JOIN comment_media cm ON cm.media_id = m.id
+    JOIN comments c ON c.id = cm.comment_id WHERE m.key = %s AND c.status = 'published')"""
 IN_USE = """SELECT EXISTS (SELECT 1 FROM media m JOIN comment_media cm ON cm.media_id = m.id WHERE m.key = %s)"""
 # A deleter's two steps: lock the rows nobody is claiming, then (a new snapshot, taken after the
 # lock, so a comment that committed meanwhile is seen) keep those no comment uses.
@@ -61,12 +67,23 @@ def object_store() -> ObjectStore | None:
 
 @blueprint.get("/media/<key>")
 def serve(key: str):
+    return redirect_to(key, SHOWN, REDIRECT_CACHE)
+
+
+def redirect_to(key: str, allowed: str, cache_control: str):
+    """302 to the object, if the query `allowed` finds the key may be served; else 404, the
+    same as for a key that never existed."""
     store = object_store()
-    if store is None or not KEY.fullmatch(key) or not database().query(IN_USE, (key,), one=True)[0]:
+    if store is None or not KEY.fullmatch(key) or not database().query(allowed, (key,), one=True)[0]:
         raise NotFound()
     public_url = current_app.config["SETTINGS"].media_public_url
     target = f"{public_url}/{key}" if public_url else store.presigned_url(key)
-    return "", 302, {"Location": target, "Cache-Control": REDIRECT_CACHE}
+    return "", 302, {"Location": target, "Cache-Control": cache_control}
+
+
+def admin_base() -> str:
+    """The URL prefix of images as moderators see them (moderation.py)."""
+    return f"{current_app.config['SETTINGS'].public_url.rstrip('/')}/admin/media/"
 
 
 def image_limits() -> ImageLimits:

@@ -17,14 +17,16 @@ import media
 import outbox
 import payload
 from comment import AdminComment, Position, sql_rfc3339
-from db import COLUMNS, database, erase
+from db import FIELDS_BUT_IMAGES, database, erase
 from exceptions import CommentNotFound, Conflict, InvalidInput, NotFound, Unauthorized, ValidationError
 
 blueprint = Blueprint("moderation", __name__, url_prefix="/admin")
 log = logging.getLogger("comments.moderation")
 
 DECISIONS = ("published", "rejected")
-ADMIN_COLUMNS = f"{COLUMNS}, client, email, notify_replies"
+# The images' URL prefix is a parameter (media.admin_base()): moderators' URLs are under
+# /admin/media/, since /media/ serves only the images of published comments.
+ADMIN_COLUMNS = f"{FIELDS_BUT_IMAGES}, media_urls(images, %s) AS images, client, email, notify_replies"
 RECORD = """INSERT INTO moderation_log (action, comment_id, old_status, new_status, token_fingerprint)
     VALUES (%s, %s, %s, %s, %s)"""
 
@@ -68,7 +70,8 @@ def decide(comment_id: int):
         if old_status == "deleted":
             raise Conflict("A deleted comment cannot be published or rejected.", code="comment_deleted")
         cursor.execute(
-            f"UPDATE comments SET status = %s WHERE id = %s RETURNING {ADMIN_COLUMNS}", (body["status"], comment_id)
+            f"UPDATE comments SET status = %s WHERE id = %s RETURNING {ADMIN_COLUMNS}",
+            (body["status"], comment_id, media.admin_base()),
         )
         comment = AdminComment(*cursor.fetchone())
         _record(cursor, "set_status", comment_id, old_status, body["status"])
@@ -87,6 +90,12 @@ def erase_comment(comment_id: int):
         _record(cursor, "erase", comment_id, erased.status, None)
     media.release(erased.media_ids)
     return "", 204
+
+
+@blueprint.get("/media/<key>")
+def image(key: str):
+    """Any comment's image, hidden ones included: what a moderator needs to decide."""
+    return media.redirect_to(key, media.IN_USE, "private, no-store")
 
 
 # --- the outbox's deliveries (outbox.py) ---
@@ -135,7 +144,7 @@ def _record(cursor, action: str, comment_id: int, old_status: str, new_status: s
 
 def _page_sql(query: payload.AdminListQuery) -> tuple[str, tuple]:
     """Newest first, every status, keyset-paged on (txid, id) like the public listing."""
-    conditions, params = ["true"], []
+    conditions, params = ["true"], [media.admin_base()]
     for column, value in (("status", query.status), ("thread", query.thread)):
         if value is not None:
             conditions.append(f"{column} = %s")

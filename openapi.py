@@ -101,6 +101,16 @@ _MULTIPART_COMMENT = {
         },
     },
 }
+_MEDIA_KEY = {
+    "name": "key",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{64}[.](jpg|png|webp|gif)$"},
+}
+_MEDIA_REDIRECT = {
+    "description": "To a signed URL of the store (valid for an hour), or to MEDIA_PUBLIC_URL.",
+    "headers": {"Location": {"schema": {"type": "string"}}},
+}
 _IMAGE = {
     "type": "object",
     "additionalProperties": False,
@@ -109,7 +119,10 @@ _IMAGE = {
         "url": {
             "type": "string",
             "format": "uri",
-            "description": "GET /media/{key} (a 302 to a short-lived signed URL), or MEDIA_PUBLIC_URL/{key}.",
+            "description": (
+                "GET /media/{key} (a 302 to a short-lived signed URL; only while a published comment shows the"
+                " image), or MEDIA_PUBLIC_URL/{key}. In the admin API: GET /admin/media/{key}."
+            ),
         },
         "content_type": {"type": "string", "enum": ["image/jpeg", "image/png", "image/webp", "image/gif"]},
         "width": {"type": "integer", "minimum": 1},
@@ -492,20 +505,24 @@ DOCUMENT = {
         "/media/{key}": {
             "get": {
                 "operationId": "getImage",
-                "summary": "An image of a comment: a redirect to the object store, valid while a comment uses it.",
-                "parameters": [
-                    {
-                        "name": "key",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "pattern": "^[0-9a-f]{64}[.](jpg|png|webp|gif)$"},
-                    }
-                ],
+                "summary": "An image of a published comment: a redirect to the object store (404 once none shows it).",
+                "parameters": [_MEDIA_KEY],
                 "responses": {
-                    "302": {
-                        "description": "To a signed URL of the store (valid for an hour), or to MEDIA_PUBLIC_URL.",
-                        "headers": {"Location": {"schema": {"type": "string"}}},
-                    },
+                    "302": _MEDIA_REDIRECT,
+                    "404": _error("NotFound"),
+                    "503": _error("Unavailable"),
+                },
+            }
+        },
+        "/admin/media/{key}": {
+            "get": {
+                "operationId": "adminGetImage",
+                "summary": "An image of any comment, pending and rejected ones included: what a moderator decides on.",
+                "security": _BEARER,
+                "parameters": [_MEDIA_KEY],
+                "responses": {
+                    "302": _MEDIA_REDIRECT,
+                    "401": _error("Unauthorized"),
                     "404": _error("NotFound"),
                     "503": _error("Unavailable"),
                 },

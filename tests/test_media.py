@@ -80,7 +80,8 @@ def test_images_keep_their_order_and_every_reader_sees_them(media_client):
     listed = media_client.get("/comments?thread=t").json["comments"][0]
     assert listed["images"] == created["images"] == media_client.get(f"/comments/{created['id']}").json["images"]
     admin = media_client.get("/admin/comments", headers=ADMIN).json["comments"][0]
-    assert admin["images"] == created["images"]
+    for_moderators = [{**image, "url": image["url"].replace("/media/", "/admin/media/")} for image in created["images"]]
+    assert admin["images"] == for_moderators
 
 
 def test_the_same_picture_twice_is_one_object(media_client, media_environment):
@@ -151,6 +152,35 @@ def test_the_redirect_points_at_a_signed_url_that_cannot_be_tampered_with(media_
     assert redirect.headers["Cache-Control"] == "public, max-age=600"
     tampered = redirect.headers["Location"].replace("X-Amz-Signature=", "X-Amz-Signature=0")
     assert requests.get(tampered, timeout=10).status_code == 403
+
+
+def test_a_hidden_comments_images_are_served_to_moderators_only(media_client):
+    created = post_with_images(media_client, pictures.still("PNG", colour=(1, 2, 3))).json
+    key = created["images"][0]["url"].rsplit("/", 1)[1]
+    assert media_client.get(f"/media/{key}").status_code == 302
+    decided = media_client.patch(f"/admin/comments/{created['id']}", json={"status": "rejected"}, headers=ADMIN)
+    assert decided.json["images"][0]["url"] == f"http://localhost:5000/admin/media/{key}"
+    hidden = media_client.get(f"/media/{key}")
+    unknown = media_client.get("/media/" + "a" * 64 + ".png")
+    assert hidden.status_code == 404 and hidden.json == unknown.json
+    for wrong in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {created['edit_token']}"}):
+        refused = media_client.get(f"/admin/media/{key}", headers=wrong)
+        assert (refused.status_code, refused.json["code"]) == (401, "invalid_token")
+    (listed,) = media_client.get("/admin/comments?status=rejected", headers=ADMIN).json["comments"]
+    assert listed["images"][0]["url"] == f"http://localhost:5000/admin/media/{key}"
+    for_moderator = media_client.get(f"/admin/media/{key}", headers=ADMIN)
+    assert for_moderator.headers["Cache-Control"] == "private, no-store"
+    assert requests.get(for_moderator.headers["Location"], timeout=10).status_code == 200
+    media_client.patch(f"/admin/comments/{created['id']}", json={"status": "published"}, headers=ADMIN)
+    assert media_client.get(f"/media/{key}").status_code == 302
+
+
+def test_an_image_a_published_comment_also_shows_stays_served(media_client):
+    picture = pictures.still("JPEG", colour=(9, 8, 7))
+    hidden, shown = (post_with_images(media_client, picture, comment=words).json for words in ("one", "two"))
+    media_client.patch(f"/admin/comments/{hidden['id']}", json={"status": "rejected"}, headers=ADMIN)
+    assert media_client.get(shown["images"][0]["url"].split("localhost:5000", 1)[1]).status_code == 302
+    assert media_client.get("/admin/media/" + "b" * 64 + ".gif", headers=ADMIN).status_code == 404
 
 
 def test_media_public_url_makes_image_urls_point_there(clean_database, media_environment):

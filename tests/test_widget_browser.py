@@ -347,6 +347,22 @@ def test_images_upload_and_show(chrome, database_url, clean_database, media_envi
         assert image.get_attribute("alt") == "Image 1 of 1 from Ann"
 
 
+def test_a_pending_comments_images_wait_for_approval(chrome, database_url, clean_database, media_environment, tmp_path):
+    picture = tmp_path / "cat.png"
+    picture.write_bytes(pictures.still("PNG", size=(300, 200)))
+    service = Service(database_url, MODERATION="pre", **media_environment)
+    service.env["PUBLIC_URL"] = service.base
+    with service:
+        open_demo(chrome, service, "held-pictures")
+        form = main_form(chrome)
+        form.find_element(By.NAME, "image").send_keys(str(picture))
+        fill_and_post(form, "Ann", "Look, later")
+        article = article_of(chrome, "Look, later")
+        # The API does not serve them yet (404): no broken picture, no failed request.
+        assert article.find_element(By.CSS_SELECTOR, ".cw-hint").text == "1 image, shown once approved"
+        assert article.find_elements(By.CSS_SELECTOR, "img") == []
+
+
 class PageOfAnotherSite:
     """A site on another origin (its own port) that embeds the widget with the README's two lines."""
 

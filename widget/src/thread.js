@@ -142,7 +142,7 @@ export class Thread {
       el("header", { class: "cw-meta" }, el("span", { class: "cw-name" }, comment.name), timeElement(comment.created_at), edited, badge),
       node.parent && this.replyTo(node.parent, comment.parent_id),
       el("p", { class: "cw-text" }, textWithLinks(comment.comment)),
-      comment.images.length > 0 && this.images(comment),
+      comment.images.length > 0 && (badge ? this.heldImages(comment) : this.images(comment)),
       node.actions,
     );
   }
@@ -150,6 +150,12 @@ export class Thread {
   replyTo(parent, parentId) {
     const name = parent.comment ? parent.comment.name || "a deleted comment" : "an earlier comment";
     return el("p", { class: "cw-reply-to" }, "in reply to ", el("a", { href: `#cw-comment-${parentId}` }, name));
+  }
+
+  // The API serves a comment's images only once it is published: until then, say they wait.
+  heldImages(comment) {
+    const count = comment.images.length;
+    return el("p", { class: "cw-hint" }, `${count} ${count === 1 ? "image" : "images"}, shown once approved`);
   }
 
   images(comment) {
