@@ -47,13 +47,18 @@ def serving_replicas(stack: Stack, request_ids: set[str]) -> set[str]:
     return served
 
 
-def test_requests_are_spread_over_every_replica(scaled):
-    assert len(replicas(scaled)) == REPLICAS
+def spread_requests(stack: Stack) -> set[str]:
+    """The api containers that served 30 requests in a row."""
     ids = {f"spread-{n}-{uuid.uuid4().hex[:6]}" for n in range(30)}
     for request_id in ids:
-        response = requests.get(f"{scaled.base}/healthz", headers={"X-Request-ID": request_id}, timeout=10)
+        response = requests.get(f"{stack.base}/healthz", headers={"X-Request-ID": request_id}, timeout=10)
         assert response.status_code == 200
-    assert len(serving_replicas(scaled, ids)) == REPLICAS
+    return serving_replicas(stack, ids)
+
+
+def test_requests_are_spread_over_every_replica(scaled):
+    assert len(replicas(scaled)) == REPLICAS
+    assert len(spread_requests(scaled)) == REPLICAS
 
 
 def replica_state(stack: Stack) -> str:
@@ -148,6 +153,7 @@ class Load:
         self.started = time.monotonic()
         self.failed_reads: list[float] = []  # seconds since start
         self.reads = 0
+        self.slowest_read = (0.0, 0.0)  # (seconds it took, when it started)
         self.acknowledged: list[str] = []  # the words of every comment answered 201
         self.lost_posts: list[str] = []  # posts that never got a 201
         self.retries = 0
@@ -169,11 +175,13 @@ class Load:
 
     def read(self) -> None:
         while not self.stop.is_set():
+            started = self.now()
             try:
                 ok = requests.get(f"{self.base}/comments?thread=scale&limit=5", timeout=5).status_code == 200
             except requests.RequestException:
                 ok = False
             self.reads += 1
+            self.slowest_read = max(self.slowest_read, (self.now() - started, started))
             if not ok:
                 self.failed_reads.append(self.now())
 
@@ -223,7 +231,8 @@ def test_a_replica_killed_under_load_costs_no_read_and_no_comment(scaled):
     print(
         f"\n{load.reads} reads, {len(load.failed_reads)} failed "
         f"({[round(t - killed_at, 2) for t in load.failed_reads]} s after the kill); "
-        f"{len(load.acknowledged)} posts acknowledged, {load.retries} retries"
+        f"{len(load.acknowledged)} posts acknowledged, {load.retries} retries; slowest read "
+        f"{load.slowest_read[0]:.2f} s, {load.slowest_read[1] - killed_at:.2f} s after the kill"
     )
     assert not late, f"reads failed {NOTICE_WINDOW} s or more after the kill: {late}"
     assert not load.lost_posts
@@ -231,6 +240,7 @@ def test_a_replica_killed_under_load_costs_no_read_and_no_comment(scaled):
     assert all(stored[words] == 1 for words in load.acknowledged), "an acknowledged comment is missing"
     assert max(stored.values()) == 1, "a comment was stored twice"
     assert len(load.acknowledged) > 50
+    assert len(spread_requests(scaled)) == REPLICAS  # the restarted replica was found again
 
 
 def test_the_rate_limit_counts_across_replicas(scaled):
