@@ -61,22 +61,33 @@ def record_deletion(cursor, comment_id: int) -> None:
 
 # --- worker steps ------------------------------------------------------------------------------
 
-FAN_OUT = """WITH batch AS (
-        SELECT id, comment_id, type FROM outbox WHERE NOT fanned_out ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED
+FAN_OUT_BATCH = 1000
+# Returns how many events it fanned out: a full batch means a backlog is being worked through.
+FAN_OUT = f"""WITH batch AS (
+        SELECT id, comment_id, type FROM outbox WHERE NOT fanned_out ORDER BY id LIMIT {FAN_OUT_BATCH}
+        FOR UPDATE SKIP LOCKED
     ), marked AS (
-        UPDATE outbox SET fanned_out = true WHERE id IN (SELECT id FROM batch)
+        UPDATE outbox SET fanned_out = true WHERE id IN (SELECT id FROM batch) RETURNING 1
     ), webhooks AS (
         INSERT INTO deliveries (event, comment_id, destination)
         SELECT b.id, b.comment_id, url FROM batch b, unnest(%(urls)s::text[]) AS url ORDER BY b.id
+    ), emails AS (
+        -- A reply published: its parent's author asked to hear of replies, and is not the replier.
+        INSERT INTO deliveries (event, comment_id, destination)
+        SELECT b.id, b.comment_id, 'email' FROM batch b
+        JOIN comments r ON r.id = b.comment_id
+        JOIN comments p ON p.id = r.parent_id
+        WHERE b.type = 'comment.published' AND p.notify_replies AND p.email IS NOT NULL AND p.status = 'published'
+          AND lower(coalesce(r.email, '')) <> lower(p.email) AND r.client IS DISTINCT FROM p.client
+        ORDER BY b.id
     )
-    -- A reply published: its parent's author asked to hear of replies, and is not the replier.
-    INSERT INTO deliveries (event, comment_id, destination)
-    SELECT b.id, b.comment_id, 'email' FROM batch b
-    JOIN comments r ON r.id = b.comment_id
-    JOIN comments p ON p.id = r.parent_id
-    WHERE b.type = 'comment.published' AND p.notify_replies AND p.email IS NOT NULL AND p.status = 'published'
-      AND lower(coalesce(r.email, '')) <> lower(p.email) AND r.client IS DISTINCT FROM p.client
-    ORDER BY b.id"""
+    SELECT count(*) FROM marked"""
+# Run once a backlog has been fanned out. Thousands of deliveries inserted at once leave the
+# planner's statistics saying the table is nearly empty until autovacuum's next look (a minute
+# or more), and on those CLAIM sorts every due delivery instead of walking the pending index in
+# order: 95 ms per claim at 28,000 waiting, one eighth of the throughput. (Without ownership
+# of the table PostgreSQL skips it with a warning; autovacuum then catches up alone.)
+ANALYZE = "ANALYZE deliveries"
 
 # Due deliveries, each the oldest pending one for its comment and destination (so events reach
 # a receiver in order), not leased by another worker; leased to this one for `lease` seconds.

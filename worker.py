@@ -54,6 +54,7 @@ class Worker:
         )
         self.executor = ThreadPoolExecutor(DELIVERY_THREADS, thread_name_prefix="delivery")
         self.in_flight: dict[int, Future] = {}
+        self.fanning_backlog = False  # the last fan-out was a full batch (outbox.ANALYZE)
         self.stopping = threading.Event()
         # Delivery threads write a byte here when they finish, so the loop claims more at once.
         self.wake_read, self.wake_write = os.pipe()
@@ -69,7 +70,7 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 listener = listener or self._listen()
-                self.database.query(outbox.FAN_OUT, {"urls": list(self.settings.webhook_urls)}, rows=False)
+                self._fan_out()
                 self._claim()
                 if time.monotonic() - last_prune > PRUNE_EVERY:
                     self.database.query(outbox.PRUNE, rows=False)
@@ -100,6 +101,14 @@ class Worker:
         conn.autocommit = True
         conn.cursor().execute("LISTEN outbox")
         return conn
+
+    def _fan_out(self) -> None:
+        (events,) = self.database.query(outbox.FAN_OUT, {"urls": list(self.settings.webhook_urls)}, one=True)
+        if events == outbox.FAN_OUT_BATCH:
+            self.fanning_backlog = True
+        elif self.fanning_backlog:  # the backlog's deliveries are all in: let the planner see them
+            self.database.query(outbox.ANALYZE, rows=False)
+            self.fanning_backlog = False
 
     def _claim(self) -> None:
         self.in_flight = {key: future for key, future in self.in_flight.items() if not future.done()}

@@ -9,6 +9,7 @@ import time
 import psycopg2
 import pytest
 
+import outbox
 from app import create_app
 from comment import NewComment
 from tests.conftest import TEST_ENVIRONMENT, settings_for
@@ -296,3 +297,40 @@ def test_a_hanging_receiver_does_not_hold_up_another(client, clean_database, rec
     finally:
         hanging.close()
     assert took < 5, f"the healthy receiver waited {took:.1f}s behind the hanging one"
+
+
+def manual_analyses_of_deliveries(database_url: str) -> int:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'deliveries'")
+        (count,) = cursor.fetchone()
+    conn.close()
+    return count
+
+
+def wait_for_analyses(database_url: str, count: int, timeout: float = 20) -> int:
+    """PostgreSQL publishes its table statistics with a delay of up to a second or so."""
+    deadline = time.monotonic() + timeout
+    while (seen := manual_analyses_of_deliveries(database_url)) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return seen
+
+
+def test_after_a_backlog_the_worker_lets_the_planner_see_the_new_deliveries(client, clean_database, receiver):
+    """outbox.ANALYZE: a backlog fanned out at once would leave CLAIM planned for an empty table."""
+    before = manual_analyses_of_deliveries(clean_database)
+    with WorkerProcess(clean_database, **worker_env(receiver)):
+        post(client, comment="a few events are no backlog")
+        receiver.wait_for(2)
+        time.sleep(2)  # time enough for an analysis, if one were made, to show
+        assert manual_analyses_of_deliveries(clean_database) == before
+    backlog = outbox.FAN_OUT_BATCH + 500
+    with psycopg2.connect(clean_database) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO outbox (type, comment_id, comment) SELECT 'comment.created', n, jsonb_build_object('id', n)"
+            " FROM generate_series(1, %s) AS n",
+            (backlog,),
+        )
+    conn.close()
+    with WorkerProcess(clean_database, **worker_env(receiver)):
+        receiver.wait_for(2 + backlog, timeout=60)
+        assert wait_for_analyses(clean_database, before + 1) == before + 1
