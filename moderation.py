@@ -144,7 +144,7 @@ def _record(cursor, action: str, comment_id: int, old_status: str, new_status: s
 
 def _page_sql(query: payload.AdminListQuery) -> tuple[str, tuple]:
     """Newest first, every status, keyset-paged on (txid, id) like the public listing."""
-    conditions, params = ["true"], [media.admin_base()]
+    conditions, params = ["true"], [media.admin_base()]  # ADMIN_COLUMNS' placeholder comes first
     for column, value in (("status", query.status), ("thread", query.thread)):
         if value is not None:
             conditions.append(f"{column} = %s")
