@@ -72,8 +72,8 @@ def create_app(settings: config.Config | None = None) -> Flask:
 def media_base(settings: config.Config) -> str:
     """Where image URLs point: straight at a CDN or public bucket, or at this API's redirect."""
     if settings.media_public_url:
-        return f"{settings.media_public_url.rstrip('/')}/"
-    return f"{settings.public_url.rstrip('/')}/media/"
+        return f"{settings.media_public_url}/"
+    return f"{settings.public_url}/media/"
 
 
 class IdConverter(BaseConverter):

@@ -167,6 +167,12 @@ def _url(env: Mapping[str, str], name: str) -> str | None:
     return next(iter(_urls(env, name)), None)
 
 
+def _base_url(env: Mapping[str, str], name: str) -> str | None:
+    """A URL that others are appended to ("/media/..."): without its trailing slash, once."""
+    url = _url(env, name)
+    return url.rstrip("/") if url else None
+
+
 def _bucket(env: Mapping[str, str]) -> str | None:
     name = env.get("MEDIA_BUCKET", "").strip()
     if name and not BUCKET_NAME.fullmatch(name):
@@ -220,11 +226,11 @@ def from_environment(env: Mapping[str, str]) -> Config:
         smtp_url=next(iter(_urls(env, "SMTP_URL", ("smtp://", "smtps://"))), None),
         mail_from=env.get("MAIL_FROM", "").strip() or "comments@localhost",
         site_url=next(iter(_urls(env, "SITE_URL")), None),
-        public_url=_url(env, "PUBLIC_URL") or "http://localhost:5000",
+        public_url=_base_url(env, "PUBLIC_URL") or "http://localhost:5000",
         media_bucket=_bucket(env),
         max_image_bytes=_integer(env, "MAX_IMAGE_BYTES", 5 * MIB, 64 * 1024, 50 * MIB),
         max_image_pixels=_integer(env, "MAX_IMAGE_PIXELS", 40_000_000, 100_000, 200_000_000),
-        media_public_url=_url(env, "MEDIA_PUBLIC_URL"),
+        media_public_url=_base_url(env, "MEDIA_PUBLIC_URL"),
         # The AWS SDK's own variables, so that the same settings work for any S3 provider.
         s3_endpoint=(endpoint := _url(env, "AWS_ENDPOINT_URL_S3")),
         s3_public_endpoint=_url(env, "MEDIA_PUBLIC_ENDPOINT") or endpoint,

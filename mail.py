@@ -59,7 +59,7 @@ def unsubscribe():
 def reply_message(settings, recipient: tuple, reply: dict, parent_id: int) -> EmailMessage:
     email, name, thread = recipient
     token = quote(unsubscribe_token(settings.secret_key, parent_id))
-    link = f"{settings.public_url.rstrip('/')}/unsubscribe?token={token}"
+    link = f"{settings.public_url}/unsubscribe?token={token}"
     page = f"{settings.site_url.rstrip('/')}/{thread.lstrip('/')}" if settings.site_url else None
     lines = [f"Hello {name},", "", f"{reply['name']} replied to your comment:", "", reply["comment"], ""]
     if page:

@@ -83,7 +83,7 @@ def redirect_to(key: str, allowed: str, cache_control: str):
 
 def admin_base() -> str:
     """The URL prefix of images as moderators see them (moderation.py)."""
-    return f"{current_app.config['SETTINGS'].public_url.rstrip('/')}/admin/media/"
+    return f"{current_app.config['SETTINGS'].public_url}/admin/media/"
 
 
 def image_limits() -> ImageLimits:

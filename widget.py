@@ -113,7 +113,7 @@ def demo_page():
         thread=thread,
         page_size=page_size,
         stylesheet=assets().versioned("demo.css"),
-        embed_url=f"{settings.public_url.rstrip('/')}/embed.js",
+        embed_url=f"{settings.public_url}/embed.js",
     )
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = demo_policy(settings)

@@ -166,3 +166,8 @@ def test_the_public_endpoint_defaults_to_the_store_endpoint():
 def test_bad_media_settings_name_the_variable(env, named):
     with pytest.raises(ConfigError, match=named):
         from_environment(env)
+
+
+def test_base_urls_lose_their_trailing_slash_once_for_everyone():
+    settings = from_environment({"PUBLIC_URL": "https://c.example/api/", "MEDIA_PUBLIC_URL": "https://cdn.example/i/"})
+    assert (settings.public_url, settings.media_public_url) == ("https://c.example/api", "https://cdn.example/i")
