@@ -42,10 +42,12 @@ WORKDIR /app
 COPY app.py auth.py comment.py comments_api.py config.py counts.py db.py errors.py exceptions.py gthread_deadline.py \
      health.py json_provider.py logs.py middleware.py migrate.py moderation.py openapi.py ownership.py payload.py \
      pool.py rate_limits.py spam.py mail.py outbox.py webhooks.py worker.py gunicorn.conf.py images.py media.py \
-     media_gc.py object_store.py idempotency.py replica.py widget.py ./
+     media_gc.py object_store.py idempotency.py replica.py widget.py deadline.py ./
 COPY migrations/ migrations/
-# The widget: its demo page and the bundle, never its source or Node.
+# The widget: its demo page and the bundle, never its source or Node; but for the link rule,
+# which the server reads too (spam.py).
 COPY widget/demo.html widget/
+COPY widget/src/links.js widget/src/
 COPY --from=widget /widget/dist/ widget/dist/
 USER 10001:10001
 EXPOSE 5000

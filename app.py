@@ -54,6 +54,7 @@ def create_app(settings: config.Config | None = None) -> Flask:
     )
     if settings.media_bucket:
         app.extensions["object_store"] = ObjectStore(settings)
+        app.extensions["upload_slots"] = media.upload_slots(settings.threads)
     else:
         log.info("images are off: set MEDIA_BUCKET (and the AWS_* variables of its store) to accept them")
     app.extensions["schema_versions"] = set(migrate.available())
@@ -61,7 +62,7 @@ def create_app(settings: config.Config | None = None) -> Flask:
     app.url_map.merge_slashes = False
     app.url_map.converters["id"] = IdConverter
     errors.register(app)
-    middleware.register(app, settings.cors_origins)
+    middleware.register(app, settings.cors_origins, settings.trusted_proxies)
     for feature in (comments_api, ownership, moderation, counts, media, mail, health, openapi, widget):
         app.register_blueprint(feature.blueprint)
     if not settings.admin_token:

@@ -7,6 +7,7 @@ with SECRET_KEY, admin tokens only as a short fingerprint in the moderation log.
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 
 from flask import Request, current_app, request
@@ -48,8 +49,31 @@ def fingerprint(token: str) -> str:
 
 def client_fingerprint(secret_key: str, address: str | None) -> str:
     """A stable pseudonym for a client address: the same sender, found without storing addresses."""
-    digest = hmac.new(secret_key.encode(), (address or "").encode(), hashlib.sha256)
+    digest = hmac.new(secret_key.encode(), client_identity(address).encode(), hashlib.sha256)
     return digest.hexdigest()[:32]
+
+
+def client_identity(address: str | None) -> str:
+    """Who a client address is, for limits, duplicates and pseudonyms: one spelling per address
+    ("::ffff:192.0.2.1" is 192.0.2.1), and one per IPv6 /64, since a single subscriber holds a
+    whole /64 and can move within it at will. Not an address: "" (see `is_address`)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return ""
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))  # the zone (%eth0) goes too
+    return str(ip)
+
+
+def is_address(value: str | None) -> bool:
+    try:
+        ipaddress.ip_address(value or "")
+    except ValueError:
+        return False
+    return True
 
 
 def current_client() -> str:

@@ -17,6 +17,9 @@ MAX_EMAIL = 254
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 FORM_BOOLEANS = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False, "": False}
 EDITABLE_FIELDS = frozenset(("name", "comment"))
+# Fixing a typo takes a few edits; a bound keeps one edit token from rewriting a comment forever
+# (and from filling the outbox with edit events).
+MAX_EDITS = 20
 PUBLIC_STATUSES = ("published", "deleted")  # what anyone may see; deleted ones as tombstones
 # What trimming removes: whitespace, but not the C0/C1 controls that Python's str.strip() also
 # counts as whitespace (U+001C-U+001F, U+0085), which must be rejected, not silently dropped.

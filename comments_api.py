@@ -16,7 +16,7 @@ import payload
 import spam
 from comment import START, CreatedComment, NewComment, validate_new_comment
 from db import database
-from exceptions import CommentNotFound, InvalidInput
+from exceptions import CommentNotFound, InvalidInput, ServiceError
 
 blueprint = Blueprint("comments", __name__)
 
@@ -24,20 +24,33 @@ blueprint = Blueprint("comments", __name__)
 @blueprint.post("/comments")
 def create_comment():
     payload.reject_query(request)
-    retry_safe = idempotency.key_of(request) is not None
     fields, uploads = payload.read_body(request, current_app.config["MAX_CONTENT_LENGTH"], media.image_limits())
+    if replayed := idempotency.replay(request, fields, uploads):
+        return replayed  # before any work: the limit it paid, its images, the store
     new = validate_new_comment(fields)
-    if uploads:  # decoding and storing images is dear: not for a post the limit would refuse
-        database().refuse_if_limited(auth.current_client(), current_app.config["SETTINGS"].rate_limit_posts)
-    images = media.process(uploads)
-    media_ids = media.store(images)  # uploaded before the comment commits (see media.py)
-    post = partial(_post, new, [image.describe() for image in images], media_ids)
-    if not retry_safe:
+    if not uploads:
+        return _admit(new, images=[], media_ids=[], fields=fields, limited=True)
+    with media.upload_slot():  # 503 when this process's image posts are all busy (a slow store)
+        # Decoding and storing images is dear: paid for before, whether they are accepted or not.
+        database().charge(auth.current_client(), current_app.config["SETTINGS"].rate_limit_posts)
+        images = media.process(uploads)
+        media_ids = media.store(images)  # uploaded before the comment commits (see media.py)
+    try:
+        described = [image.describe() for image in images]
+        return _admit(new, images=described, media_ids=media_ids, fields=fields, uploads=uploads, limited=False)
+    except ServiceError:
+        media.release(media_ids)  # refused (409, 429, 400...): its uploads serve no comment
+        raise
+
+
+def _admit(new: NewComment, *, images, media_ids, fields, uploads=(), limited: bool) -> Response:
+    post = partial(_post, new, images, media_ids, limited)
+    if idempotency.key_of(request) is None:
         return post(None)  # the common case: one statement, committed at once
     return idempotency.run_once(request, post, fields=fields, uploads=uploads)
 
 
-def _post(new: NewComment, images: list[dict], media_ids: list[int], cursor) -> Response:
+def _post(new: NewComment, images: list[dict], media_ids: list[int], limited: bool, cursor) -> Response:
     """Admit and store the comment (in the cursor's transaction, if given); the 201."""
     settings = current_app.config["SETTINGS"]
     status = spam.status_for_new(
@@ -50,12 +63,12 @@ def _post(new: NewComment, images: list[dict], media_ids: list[int], cursor) -> 
         status=status,
         token_hash=token_hash,
         client=client,
-        limit=settings.rate_limit_posts,
+        limit=settings.rate_limit_posts if limited else None,
         images=images,
         media_ids=media_ids,
         cursor=cursor,
     )
-    database().note_write(client)
+    database().note_write(client, cursor=cursor)
     comment.status = spam.status_shown_to_author(comment.status)
     response = jsonify(CreatedComment.of(comment, token))
     response.status_code = 201

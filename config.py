@@ -65,6 +65,7 @@ class Config:
     media_bucket: str | None  # None: images are switched off
     max_image_bytes: int
     max_image_pixels: int
+    max_image_frames: int
     media_public_url: str | None
     s3_endpoint: str | None  # None: the provider's own (AWS)
     s3_public_endpoint: str | None
@@ -188,22 +189,36 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
+def _pool_size(env: Mapping[str, str], threads: int) -> int:
+    """DB_POOL_SIZE: at least one connection per request thread, since a request holds one for
+    its whole transaction; fewer would make requests wait for each other, then fail."""
+    size = _integer(env, "DB_POOL_SIZE", max(4, threads), 1, 100)
+    if size < threads:
+        raise ConfigError(
+            f"DB_POOL_SIZE={size} is smaller than GUNICORN_THREADS={threads}: each request thread needs a"
+            f" connection of its own; set DB_POOL_SIZE to at least {threads}"
+        )
+    return size
+
+
 def from_environment(env: Mapping[str, str]) -> Config:
     """Build a Config from a mapping of environment variables; raises ConfigError."""
     cores = os.cpu_count() or 1
+    threads = _integer(env, "GUNICORN_THREADS", 2, 1, 64)
+    port = _integer(env, "PORT", 5000, 1, 65535)
     return Config(
         database_url=_database_url(env),
         database_replica_url=_database_url(env, "DATABASE_REPLICA_URL"),
         replica_max_lag_seconds=_integer(env, "REPLICA_MAX_LAG_SECONDS", 5, 0, 3600),
         bind_host=env.get("BIND_HOST", "").strip() or "0.0.0.0",
-        port=_integer(env, "PORT", 5000, 1, 65535),
+        port=port,
         # gthread workers, one per core with two threads each: the fastest shape measured on a
         # 2-core machine (`pipenv run bench --sweep`), with keep-alive.
         web_concurrency=_integer(env, "WEB_CONCURRENCY", cores, 1, 64),
-        threads=_integer(env, "GUNICORN_THREADS", 2, 1, 64),
+        threads=threads,
         log_level=_choice(env, "LOG_LEVEL", "info", LOG_LEVELS),
         max_body_bytes=_integer(env, "MAX_BODY_BYTES", MIN_BODY_BYTES, MIN_BODY_BYTES, 10 * 1024 * 1024),
-        db_pool_size=_integer(env, "DB_POOL_SIZE", 4, 1, 100),
+        db_pool_size=_pool_size(env, threads),
         db_connect_timeout=_integer(env, "DB_CONNECT_TIMEOUT", 3, 2, 60),
         db_statement_timeout_ms=_integer(env, "DB_STATEMENT_TIMEOUT_MS", 3000, 100, 600_000),
         db_pool_timeout=_integer(env, "DB_POOL_TIMEOUT_MS", 3000, 10, 60_000) / 1000,
@@ -221,15 +236,17 @@ def from_environment(env: Mapping[str, str]) -> Config:
         webhook_secret=_webhook_secret(env, webhooks),
         webhook_timeout=_integer(env, "WEBHOOK_TIMEOUT", 5, 1, 60),
         webhook_max_attempts=_integer(env, "WEBHOOK_MAX_ATTEMPTS", 10, 1, 100),
-        # Waits double from this: 10 attempts at 170 s span 170 * (2**9 - 1) s, about a day.
-        webhook_backoff_seconds=_integer(env, "WEBHOOK_BACKOFF_SECONDS", 170, 1, 86400),
+        # The first retry's wait; later ones are multiples of it (webhooks.RETRY_STEPS).
+        webhook_backoff_seconds=_integer(env, "WEBHOOK_BACKOFF_SECONDS", 5, 1, 3600),
         smtp_url=next(iter(_urls(env, "SMTP_URL", ("smtp://", "smtps://"))), None),
         mail_from=env.get("MAIL_FROM", "").strip() or "comments@localhost",
         site_url=next(iter(_urls(env, "SITE_URL")), None),
-        public_url=_base_url(env, "PUBLIC_URL") or "http://localhost:5000",
+        # Absolute links (e-mails, image URLs) without PUBLIC_URL: this service, on its own port.
+        public_url=_base_url(env, "PUBLIC_URL") or f"http://localhost:{port}",
         media_bucket=_bucket(env),
         max_image_bytes=_integer(env, "MAX_IMAGE_BYTES", 5 * MIB, 64 * 1024, 50 * MIB),
         max_image_pixels=_integer(env, "MAX_IMAGE_PIXELS", 40_000_000, 100_000, 200_000_000),
+        max_image_frames=_integer(env, "MAX_IMAGE_FRAMES", 100, 1, 10_000),
         media_public_url=_base_url(env, "MEDIA_PUBLIC_URL"),
         # The AWS SDK's own variables, so that the same settings work for any S3 provider.
         s3_endpoint=(endpoint := _url(env, "AWS_ENDPOINT_URL_S3")),

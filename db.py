@@ -113,7 +113,8 @@ STATEMENTS = {
     "insert_limited": _insert_sql(limited=True),
     "insert_unlimited": _insert_sql(limited=False),
     "select_comment": f"SELECT {COLUMNS} FROM comments WHERE id = $1 AND {_PUBLIC}",
-    "select_position": "SELECT txid, id FROM comments WHERE id = $1",
+    # A hidden comment has no position to the public: as if it never existed.
+    "select_position": f"SELECT txid, id FROM comments WHERE id = $1 AND {_PUBLIC}",
     **{_page_name(*variant): _page_sql(*variant) for variant in product((False, True), repeat=3)},
 }
 # Run on every new connection: prepare all statements, and report what the service relies on.
@@ -217,29 +218,51 @@ class CommentDatabase:
                 raise StorageUnavailable("An image was being removed as you posted; post again.") from None
             raise ParentNotFound() from None  # the parent was erased meanwhile
         if not allowed:
-            (retry_after,) = self._run(rate_limits.RETRY_AFTER, (interval, period, client), one=True) or (1,)
-            raise RateLimited(retry_after)
+            raise RateLimited(self._retry_after(client, interval, period, cursor))
         if duplicate:
             raise Conflict("You already posted this comment here.", code="duplicate_comment")
         if not parent_visible:
             raise ParentNotFound()
-        if limit and rate_limits.should_prune():
-            self._run(rate_limits.PRUNE, (), rows=False)
+        self._prune_limits_now_and_then(limit, cursor)
         return Comment(*row)
 
-    def refuse_if_limited(self, client: str, limit: tuple[int, int] | None) -> None:
-        """RateLimited if a post by this client would be refused now (the insert decides for
-        good); spares the work of a post that cannot be stored, such as its images."""
-        if limit:
-            interval, period = rate_limits.interval_and_period(limit)
-            row = self._run(rate_limits.WAIT, (interval, period, client), one=True)
-            if row and row[0] > 0:
-                raise RateLimited(row[0])
+    def charge(self, client: str, limit: tuple[int, int] | None, *, cursor=None) -> None:
+        """Count one write against the client's limit now, or raise RateLimited: for writes
+        that cost work before their statement decides (a post's images, an edit). With a
+        cursor, inside the caller's transaction (so it is undone if the write rolls back)."""
+        if not limit:
+            return
+        interval, period = rate_limits.interval_and_period(limit)
+        params = {"client": client, "interval": interval, "period": period}
+        (allowed,) = self._statement(rate_limits.CHARGE, params, cursor, one=True)
+        if not allowed:
+            raise RateLimited(self._retry_after(client, interval, period, cursor))
+        self._prune_limits_now_and_then(limit, cursor)
 
-    def note_write(self, client: str) -> None:
-        """Before answering a write: the client's next reads go to the primary (replica.py)."""
+    def note_write(self, client: str, *, cursor=None) -> None:
+        """Before answering a write: the client's next reads go to the primary (replica.py).
+        With a cursor, in the write's own transaction (one request, one connection)."""
         if self.replica:
-            self._run(NOTE_WRITE, (client,), rows=False)
+            self._statement(NOTE_WRITE, (client,), cursor, rows=False)
+
+    def _retry_after(self, client: str, interval: float, period: int, cursor) -> int:
+        row = self._statement(rate_limits.RETRY_AFTER, (interval, period, client), cursor, one=True)
+        return row[0] if row else 1
+
+    def _prune_limits_now_and_then(self, limit, cursor) -> None:
+        # On the caller's connection: a prune on another one would wait for the row lock that
+        # this very transaction holds on the client's limiter row (until lock_timeout).
+        if limit and rate_limits.should_prune():
+            self._statement(rate_limits.PRUNE, (), cursor, rows=False)
+
+    def _statement(self, sql: str, params: tuple, cursor, *, one: bool = False, rows: bool = True):
+        """One statement on the caller's cursor (its transaction), or autocommit on the pool."""
+        if cursor is None:
+            return self._run(sql, params, one=one, rows=rows)
+        cursor.execute(sql, params)
+        if not rows:
+            return None
+        return cursor.fetchone() if one else cursor.fetchall()
 
     def get(self, comment_id: int, *, reader: Reader = None) -> Comment | None:
         row = self._read("select_comment", (comment_id,), one=True, reader=reader)
@@ -298,9 +321,8 @@ class CommentDatabase:
                 conn.rollback()
             raise
         finally:
-            if not conn.closed:
-                conn.autocommit = True
-            pool.release(conn)
+            _back_to_autocommit(conn)
+            pool.release(conn)  # always: a connection that could not be reset was closed above
 
     def check_writable(self) -> None:
         """Raise DatabaseUnavailable when the server would refuse writes (a standby, read-only)."""
@@ -376,6 +398,17 @@ class CommentDatabase:
         return self._pools[which]
 
 
+def _back_to_autocommit(conn) -> None:
+    """Ready the connection for the pool, or close it (release() then drops it) if it cannot be."""
+    if conn.closed:
+        return
+    try:
+        conn.autocommit = True  # raises if a failed rollback left a transaction open
+    except psycopg2.Error:
+        with suppress(psycopg2.Error):
+            conn.close()
+
+
 @contextmanager
 def _database_errors():
     """A database that cannot be reached, answer, or write is unavailable, not a bug."""
@@ -407,6 +440,7 @@ def erase(cursor, comment_id: int) -> Erased | None:
         return None
     parent_id, status = found
     outbox.record_deletion(cursor, comment_id)
+    _forget_saved_words(cursor, comment_id)
     cursor.execute("DELETE FROM comment_media WHERE comment_id = %s RETURNING media_id", (comment_id,))
     media_ids = [media_id for (media_id,) in cursor.fetchall()]
     if _erase_one(cursor, comment_id) == "gone":
@@ -418,6 +452,21 @@ def erase(cursor, comment_id: int) -> Erased | None:
             cursor.execute("DELETE FROM comments WHERE id = %s", (parent_id,))
             parent_id = row[0]
     return Erased(status, media_ids)
+
+
+# Saved answers (idempotency.py) that show a comment being erased: shown again as erased.
+_SAVED_ANSWERS = "SELECT client, key, body FROM idempotency_keys WHERE comment_id = %s FOR UPDATE"
+_REWRITE_SAVED = "UPDATE idempotency_keys SET body = %s, sealed_token = NULL WHERE client = %s AND key = %s"
+ERASED_FIELDS = {"name": None, "comment": None, "status": "deleted", "images": []}
+
+
+def _forget_saved_words(cursor, comment_id: int) -> None:
+    """A retry of the request that created or edited an erased comment replays its answer
+    without the erased words (nor the edit token, which no longer opens anything)."""
+    cursor.execute(_SAVED_ANSWERS, (comment_id,))
+    for client, key, body in cursor.fetchall():
+        shown = {**orjson.loads(bytes(body)), **ERASED_FIELDS}
+        cursor.execute(_REWRITE_SAVED, (orjson.dumps(shown), client, key))
 
 
 # A deleted ancestor that no longer has replies: returns its own parent_id.

@@ -140,6 +140,14 @@ class DatabaseMisconfigured(Unavailable):
     message = "The database is misconfigured."
 
 
+class Busy(Unavailable):
+    """This process is doing as much of some costly work as it allows itself at once."""
+
+    code = "busy"
+    message = "The service is busy; try again in a moment."
+    retry_after = 2
+
+
 class StorageUnavailable(Unavailable):
     """The object store could not be reached or did not answer in time."""
 

@@ -3,11 +3,15 @@
 What is stored is never the uploaded file but a new one that Pillow wrote from the decoded
 pixels, so nothing of the upload survives but the picture: no EXIF, GPS, comments or text
 chunks, and no payload hidden in the file. (The ICC colour profile is kept when the colours are
-unchanged: it is colour data, not data about the sender, and without it phone photos look dull.)
+unchanged: it is colour data, not data about the sender, and without it phone photos look dull.
+It is kept only as lcms rewrites it and only when small; a larger one is applied to the pixels,
+which become sRGB, and dropped: a profile cannot carry a hidden file either.)
 
 The checks run cheapest first: the format's own framing (a file must end where its format
-ends, so nothing can be appended to it), the size in the header (decompression bombs are
-refused before any pixel is decoded), then decoding everything, then the metadata for markup.
+ends, so nothing can be appended to it), the frame count and the size in the header
+(decompression bombs, and animations of countless tiny frames, are refused before any pixel is
+decoded), then decoding everything, then the metadata for markup. What is stored is never
+larger than MAX_IMAGE_BYTES either.
 """
 
 import hashlib
@@ -15,7 +19,7 @@ import io
 import threading
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
 
 from exceptions import InvalidImage
 
@@ -46,6 +50,8 @@ FOREIGN_SIGNATURES = (
     b"%pdf-",
     b"pk\x03\x04",
 )
+# A colour profile is a few hundred bytes (Display P3, Adobe RGB) to a few KB (sRGB IEC61966-2.1).
+MAX_ICC_BYTES = 8 * 1024
 # Metadata that describes how to show the picture, and is kept; everything else is dropped.
 KEPT_INFO = ("transparency", "duration", "loop", "background")
 # The limit is the MAX_IMAGE_PIXELS setting, checked before decoding (_size_problem); Pillow's
@@ -53,6 +59,13 @@ KEPT_INFO = ("transparency", "duration", "loop", "background")
 Image.MAX_IMAGE_PIXELS = None
 # One decode at a time per process: a worker's memory then holds at most one decoded picture.
 _decoding = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Limits:
+    pixels: int  # MAX_IMAGE_PIXELS: width x height x frames
+    frames: int  # MAX_IMAGE_FRAMES
+    stored_bytes: int  # MAX_IMAGE_BYTES, for what is stored as for what is sent
 
 
 @dataclass(frozen=True)
@@ -79,22 +92,25 @@ class ProcessedImage:
         }
 
 
-def process(data: bytes, part: str, max_pixels: int) -> ProcessedImage:
+def process(data: bytes, part: str, limits: Limits) -> ProcessedImage:
     """The image re-encoded, or InvalidImage naming the part and what is wrong with it."""
     with _decoding:
         try:
             image = Image.open(io.BytesIO(data), formats=tuple(FORMATS))
         except Exception:  # Pillow raises many kinds for files it cannot read
             raise InvalidImage(part, "is not a JPEG, PNG, WebP or GIF image") from None
-        problem = _framing_problem(image.format, data) or _size_problem(image, max_pixels)
+        problem = _framing_problem(image.format, data) or _size_problem(image, data, limits)
         if problem:
             raise InvalidImage(part, problem)
         try:
-            return _reencode(image, part)
+            processed = _reencode(image, part)
         except InvalidImage:
             raise
         except Exception:  # truncated or corrupt data, found while decoding
             raise InvalidImage(part, "is damaged or incomplete") from None
+    if len(processed.data) > limits.stored_bytes:
+        raise InvalidImage(part, f"would be larger than {limits.stored_bytes:,} bytes once re-encoded")
+    return processed
 
 
 def _framing_problem(image_format: str, data: bytes) -> str | None:
@@ -112,12 +128,44 @@ def _framing_problem(image_format: str, data: bytes) -> str | None:
     return None if complete else "has data after the end of the image, or is incomplete"
 
 
-def _size_problem(image: Image.Image, max_pixels: int) -> str | None:
-    """From the header alone: an animation's frames count together."""
+def _size_problem(image: Image.Image, data: bytes, limits: Limits) -> str | None:
+    """From the headers alone: the frames, and the pixels of all frames together."""
+    frames = _gif_frames(data, limits.frames) if image.format == "GIF" else getattr(image, "n_frames", 1)
+    if frames > limits.frames:
+        return f"has more than {limits.frames} frames"
     width, height = image.size
-    if width * height * getattr(image, "n_frames", 1) > max_pixels:
-        return f"has more than {max_pixels:,} pixels"
+    if width * height * frames > limits.pixels:
+        return f"has more than {limits.pixels:,} pixels in all its frames"
     return None
+
+
+def _gif_frames(data: bytes, enough: int) -> int:
+    """A GIF's frames, counted by walking its blocks without decoding any (Pillow's n_frames
+    reads the whole file); stops once past `enough`."""
+    flags = data[10]
+    position = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)  # after the global colour table
+    frames = 0
+    while position < len(data) and frames <= enough:
+        block = data[position]
+        if block == 0x21:  # an extension: its label, then data sub-blocks
+            position = _after_sub_blocks(data, position + 2)
+        elif block == 0x2C:  # an image: its descriptor, a local colour table, LZW data sub-blocks
+            frames += 1
+            local = data[position + 9] if position + 9 < len(data) else 0
+            position += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1
+            position = _after_sub_blocks(data, position)
+        else:  # the trailer, or damage that decoding will report
+            break
+    return frames
+
+
+def _after_sub_blocks(data: bytes, position: int) -> int:
+    while position < len(data):
+        size = data[position]
+        position += 1 + size
+        if size == 0:
+            break
+    return position
 
 
 def _reencode(image: Image.Image, part: str) -> ProcessedImage:
@@ -136,6 +184,7 @@ def _reencode(image: Image.Image, part: str) -> ProcessedImage:
         icc = image.info.get("icc_profile")
         if image.getexif().get(ORIENTATION, 1) != 1:
             image = ImageOps.exif_transpose(image)  # turn the pixels as the EXIF orientation said
+        image, icc = _colour_profile(image, icc)
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
         if image_format == "JPEG" and image.mode not in ("RGB", "L"):
             image, icc = image.convert("RGB"), None  # CMYK or YCCK: the profile no longer fits
@@ -146,6 +195,28 @@ def _reencode(image: Image.Image, part: str) -> ProcessedImage:
     out = io.BytesIO()
     image.save(out, format=image_format, **options)
     return ProcessedImage(out.getvalue(), content_type, image.width, image.height)
+
+
+def _colour_profile(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """The picture and the profile to store with it: a small well-formed profile as lcms writes
+    it anew (nothing but its tags), none for a malformed one; a large one is applied to the
+    pixels (now sRGB) and dropped, since it could carry anything."""
+    if not icc:
+        return image, None
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        rewritten = profile.tobytes()
+    except Exception:  # lcms refuses it: not a profile
+        return image, None
+    if len(rewritten) <= MAX_ICC_BYTES:
+        return image, rewritten
+    if image.mode not in ("RGB", "RGBA", "L"):
+        return image, None
+    try:
+        converted = ImageCms.profileToProfile(image, profile, ImageCms.createProfile("sRGB"), outputMode=image.mode)
+    except Exception:  # a profile lcms can read but not apply
+        return image, None
+    return converted or image, None
 
 
 def _check_metadata(image: Image.Image, part: str) -> None:

@@ -17,14 +17,17 @@ Objects and rows stay consistent without a distributed transaction (migrations/0
 
 import logging
 import re
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Blueprint, current_app
 
 import images
 from config import MAX_IMAGES
 from db import CommentDatabase, database
-from exceptions import NotFound, StorageUnavailable
+from exceptions import Busy, NotFound, StorageUnavailable, Unavailable
 from images import ProcessedImage
 from object_store import UPLOAD_BUDGET_SECONDS, ObjectStore
 from payload import ImageLimits
@@ -92,10 +95,31 @@ def image_limits() -> ImageLimits:
     return ImageLimits(per_image=settings.max_image_bytes, count=MAX_IMAGES, enabled=object_store() is not None)
 
 
+@contextmanager
+def upload_slot() -> Iterator[None]:
+    """One of this process's slots for image posts, or 503 at once when all are busy: a slow
+    object store then holds at most these threads, and the others keep serving reads."""
+    slots = current_app.extensions["upload_slots"]
+    if not slots.acquire(blocking=False):
+        raise Busy("Too many images are being posted right now; try again in a moment.")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def upload_slots(threads: int) -> threading.BoundedSemaphore:
+    """Half of a process's threads at most (one with one or two threads) for image posts."""
+    return threading.BoundedSemaphore(max(1, threads // 2))
+
+
 def process(uploads: list[bytes]) -> list[ProcessedImage]:
     """Every uploaded image checked and re-encoded (InvalidImage names the first bad one)."""
-    max_pixels = current_app.config["SETTINGS"].max_image_pixels
-    return [images.process(data, f"image[{n}]", max_pixels) for n, data in enumerate(uploads, 1)]
+    settings = current_app.config["SETTINGS"]
+    limits = images.Limits(
+        pixels=settings.max_image_pixels, frames=settings.max_image_frames, stored_bytes=settings.max_image_bytes
+    )
+    return [images.process(data, f"image[{n}]", limits) for n, data in enumerate(uploads, 1)]
 
 
 def store(processed: list[ProcessedImage]) -> list[int]:
@@ -112,8 +136,13 @@ def store(processed: list[ProcessedImage]) -> list[int]:
 
 
 def release(media_ids: list[int]) -> None:
-    """After a comment was erased: delete the images it used that no other comment uses."""
-    delete_unused(database(), object_store(), media_ids)
+    """After a comment was erased or refused: delete the images it used that no other comment
+    uses. Its answer stands whatever happens here: what cannot be deleted now, the worker's
+    media-gc removes later."""
+    try:
+        delete_unused(database(), object_store(), media_ids)
+    except Unavailable as error:
+        log.warning("images left for media-gc", extra={"media_ids": media_ids, "reason": error.message})
 
 
 def delete_unused(db: CommentDatabase, objects: ObjectStore | None, media_ids: list[int], grace: float = 0) -> int:

@@ -8,7 +8,9 @@ import uuid
 from flask import Flask, Response, g, request
 from flask.globals import request_ctx
 
+import auth
 import logs
+from exceptions import InvalidInput
 
 log = logging.getLogger("comments.access")
 
@@ -20,7 +22,7 @@ CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
 CORS_EXPOSED = "Location, Link, Retry-After, X-Request-ID"
 
 
-def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
+def register(app: Flask, cors_origins: tuple[str, ...], trusted_proxies: int = 0) -> None:
     cors_on = bool(cors_origins)
     allow_any = "*" in cors_origins
     allowed = frozenset(cors_origins)
@@ -31,6 +33,9 @@ def register(app: Flask, cors_origins: tuple[str, ...]) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         g.request_id_token = logs.request_id.set(request_id)
+        if trusted_proxies and not auth.is_address(request.remote_addr):
+            # Our own proxies only ever forward addresses: anything else was forged upstream.
+            raise InvalidInput("The forwarded client address is not an IP address.", code="invalid_client_address")
         if cors_on and _is_preflight():
             return Response(status=204)  # the CORS headers are added below
         return None

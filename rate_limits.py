@@ -1,4 +1,7 @@
-"""How many new comments one client may post: RATE_LIMIT_POSTS, counted in PostgreSQL.
+"""How many writes one client may make: RATE_LIMIT_POSTS, counted in PostgreSQL.
+
+New comments, authors' edits and posts with images share one budget per client: an edit or an
+image post costs as much work as a post, so it costs as much of the limit (CHARGE).
 
 The limit is a generic cell rate algorithm (GCRA) over one row per client in `post_limits`:
 `tat` is the theoretical arrival time of the client's next post. A post is allowed when
@@ -8,8 +11,9 @@ that row, so the limit is exact across every worker, process and container. The 
 of the insert statement (db.py), so it costs no extra round trip and no extra commit.
 
 Rows whose time has passed mean the same as no row; `prune` deletes a few of them now and then,
-from ordinary requests, so no cron job is needed. The table is UNLOGGED: limits are not worth a
-WAL record per post, and losing them in a crash only starts every client afresh.
+from ordinary requests (on the request's own connection), so no cron job is needed. The table
+is UNLOGGED: limits are not worth a WAL record per post, and losing them in a crash only
+starts every client afresh.
 """
 
 import random
@@ -26,11 +30,10 @@ UNLIMITED_CTE = "allowed AS (SELECT 1)"
 RETRY_AFTER = """SELECT greatest(1, ceil(extract(epoch FROM
     greatest(tat, now()) + make_interval(secs => %s) - make_interval(secs => %s) - now())))::int
     FROM post_limits WHERE client = %s"""
-# Whole seconds until a post by $client would be allowed, 0 (or no row) if now: a look that
-# consumes nothing, taken before costly work (decoding and storing images).
-WAIT = """SELECT ceil(extract(epoch FROM
-    greatest(tat, now()) + make_interval(secs => %s) - make_interval(secs => %s) - now()))::int
-    FROM post_limits WHERE client = %s"""
+# Count one write now (the limiter alone), for writes other than the insert: whether it was allowed.
+CHARGE = f"""WITH {
+    LIMITER_CTE.replace("$client", "%(client)s").replace("$interval", "%(interval)s").replace("$period", "%(period)s")
+} SELECT EXISTS (SELECT FROM allowed)"""
 # Rows expired for a while: a client that is still posting keeps its row (an update in place,
 # not a delete and a fresh insert), one that has gone quiet loses it.
 PRUNE = """DELETE FROM post_limits WHERE ctid = ANY(ARRAY(

@@ -61,3 +61,56 @@ HOSTILE = {
     "JPEG with HTML in its comment": lambda: encode(Image.new("RGB", (20, 20)), "JPEG", comment=b"<html><body>hi"),
     "decompression bomb": bomb,
 }
+
+
+def gif_of_tiny_frames(frames: int) -> bytes:
+    """An animated GIF of `frames` one-pixel frames, written block by block (Pillow would take
+    minutes to write a big one): about 23 bytes a frame, so 225,000 frames fit in 5 MB."""
+    header = b"GIF89a" + (1).to_bytes(2, "little") * 2 + bytes([0x80, 0, 0]) + b"\0\0\0\xff\xff\xff"
+    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\0\0\0"
+
+    def frame(index: int) -> bytes:  # black and white in turn, so that no two frames merge
+        return (
+            b"\x21\xf9\x04\x00\x01\x00\x00\x00"  # graphic control: 10 ms per frame
+            + b"\x2c\0\0\0\0\x01\0\x01\0\0"  # image descriptor: 1 x 1 at 0,0
+            + (b"\x02\x02\x44\x01\x00", b"\x02\x02\x4c\x01\x00")[index]  # LZW: clear, pixel 0 or 1, end
+        )
+
+    pair = frame(0) + frame(1)
+    return header + loop + pair * (frames // 2) + frame(0) * (frames % 2) + b";"
+
+
+def srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def photo_with_profile(profile: bytes) -> bytes:
+    return encode(Image.new("RGB", (40, 30), (10, 200, 90)), "JPEG", icc_profile=profile)
+
+
+def photo_with_big_profile(extra: int = 1024 * 1024) -> bytes:
+    """A JPEG whose ICC profile is a real sRGB profile with `extra` random bytes inside a
+    private tag: well-formed to lcms, and a place to hide a file."""
+    return photo_with_profile(_with_private_tag(srgb_profile(), extra))
+
+
+def _with_private_tag(profile: bytes, extra: int) -> bytes:
+    """The profile with one more tag ('zzzz', private) holding `extra` random bytes."""
+    import os
+    import struct
+
+    count = struct.unpack(">I", profile[128:132])[0]
+    table_end = 132 + 12 * count
+    shift = 12  # every existing tag's data moves down by the new table entry
+    entries = [struct.unpack(">4sII", profile[132 + 12 * n : 144 + 12 * n]) for n in range(count)]
+    data = profile[table_end:]
+    payload = b"zzzz\0\0\0\0" + os.urandom(extra)
+    new_offset = table_end + shift + len(data)
+    table = b"".join(struct.pack(">4sII", sig, offset + shift, size) for sig, offset, size in entries)
+    table += struct.pack(">4sII", b"zzzz", new_offset, len(payload))
+    body = struct.pack(">I", count + 1) + table + data + payload
+    header = bytearray(profile[:128])
+    header[0:4] = struct.pack(">I", 128 + len(body))
+    return bytes(header) + body

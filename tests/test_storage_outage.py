@@ -2,6 +2,7 @@
 within 5 s, and everything else (text posts, listings, health) keeps working."""
 
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import pytest
 import requests
@@ -67,3 +68,32 @@ def test_a_frozen_then_stopped_store_fails_image_posts_fast_and_nothing_else(ser
     assert response.status_code == 503 and took < LIMIT, took
     assert_text_still_works(service)
     service.assert_clean_logs()
+
+
+def test_a_slow_store_holds_at_most_half_the_threads_and_reads_stay_fast(clean_database):
+    """Four threads in one process: while the store hangs, two image posts wait on it, the
+    others are answered 503 busy at once, and a read is served at once by a free thread."""
+    with running_seaweedfs() as store:
+        environment = {**store.environment, "MEDIA_BUCKET": "slow"}
+        migrate.prepare_bucket(config.from_environment({"DATABASE_URL": clean_database, **environment}))
+        env = {**environment, "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4"}
+        with Service(clean_database, **env) as service:
+            store.pause()
+            try:
+                with ThreadPoolExecutor(3) as pool:
+                    posts = [
+                        pool.submit(post_image, service, pictures.still("PNG", colour=(n, 0, 0))) for n in range(3)
+                    ]
+                    done, _ = wait(posts, timeout=2, return_when=FIRST_COMPLETED)  # the third: turned away
+                    busy = [future.result()[0] for future in done]
+                    started = time.monotonic()
+                    read = requests.get(f"{service.base}/comments", timeout=5)
+                    read_took = time.monotonic() - started
+                    answers = [future.result()[0] for future in posts]
+            finally:
+                store.resume()
+    assert read.status_code == 200 and read_took < 1.0, read_took
+    assert len(busy) == 1 and busy[0].status_code == 503 and busy[0].json()["code"] == "busy"
+    assert busy[0].headers["Retry-After"] == "2"
+    codes = sorted(response.json()["code"] for response in answers)
+    assert codes == ["busy", "storage_unavailable", "storage_unavailable"]

@@ -262,6 +262,38 @@ def test_links_become_nofollow_links_and_newlines_stay(chrome, service, thread):
     assert texts(chrome) == ["See https://example.com/a?b=1.\nSecond line"]
 
 
+# Texts where JavaScript's and Python's regular expressions differ unless the pattern avoids
+# \b, \s, \w and case folding: letters outside ASCII, Hangul fillers, Unicode spaces, long s.
+LINK_CORPUS = [
+    "https://a.example",
+    "éhttps://a.example éhttp://b.example",
+    "\u3164https://a.example\u3164https://b.example",
+    "x_https://a.example 1http://b.example",
+    "HTTPS://A.EXAMPLE Http://b.example",
+    "http\u017f://a.example www.b.example ftp://c.example",  # U+017F folds to s in Python
+    "a\u00a0https://a.example\u2003https://b.example\u3000https://c.example",
+    "(https://a.example) <https://b.example> 'https://c.example' \"https://d.example\"",
+    "https://a.example\u2028https://b.example\ufeffhttps://c.example",
+    "no links here: https:/ http// hxxp://x",
+]
+
+
+def test_the_widget_links_exactly_what_the_server_counts(chrome, service, thread):
+    """spam.py and the widget share one pattern (widget/src/links.js): on every text, the
+    widget makes as many links as the server counted."""
+    import spam
+
+    open_demo(chrome, service, thread)
+    shown = chrome.execute_async_script(
+        """const [texts, done] = arguments;
+        import(new URL("widget/dom.js", location.href)).then((dom) =>
+            done(texts.map((text) => dom.textWithLinks(text).querySelectorAll("a").length)));""",
+        LINK_CORPUS,
+    )
+    assert shown == [spam.link_count(text) for text in LINK_CORPUS]
+    assert sum(shown) > 10  # the corpus has links in it
+
+
 def test_keyboard_only_posting(chrome, service, thread):
     open_demo(chrome, service, thread)
     chrome.execute_script("localStorage.removeItem('comments-widget:name')")

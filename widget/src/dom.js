@@ -1,3 +1,5 @@
+import { LINK_SOURCE } from "./links.js";
+
 // Building DOM from data. User text only ever becomes text nodes, never parsed as HTML, so a
 // comment of "<img src=x onerror=...>" shows exactly those characters and runs nothing.
 
@@ -21,7 +23,7 @@ export function fill(element, ...children) {
 }
 
 // http(s) URLs in text, up to whitespace or a character that cannot be in one unescaped.
-const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"'`]+/g;
+const URL_IN_TEXT = new RegExp(LINK_SOURCE, "g");
 const TRAILING_PUNCTUATION = /[.,;:!?)\]}]+$/;
 
 // The text with its URLs as links; newlines are kept by the stylesheet (white-space: pre-wrap).
