@@ -16,6 +16,7 @@ import auth
 import media
 import outbox
 import payload
+import webhooks
 from comment import AdminComment, Position, sql_rfc3339
 from db import FIELDS_BUT_IMAGES, database, erase
 from exceptions import CommentNotFound, Conflict, InvalidInput, NotFound, Unauthorized, ValidationError
@@ -75,8 +76,7 @@ def decide(comment_id: int):
         )
         comment = AdminComment(*cursor.fetchone())
         _record(cursor, "set_status", comment_id, old_status, body["status"])
-        if body["status"] == "published" and old_status != "published":
-            outbox.record(cursor, "comment.published", comment_id)
+        outbox.record_status_change(cursor, comment_id, old_status, body["status"])
     return jsonify(comment)
 
 
@@ -103,8 +103,6 @@ def image(key: str):
 EVENTS = f"""SELECT d.id, o.event_id::text, o.type, o.comment_id, d.destination, d.state, d.attempts, d.last_error,
     {sql_rfc3339("o.created_at")}, {sql_rfc3339("d.next_attempt_at")}
     FROM deliveries d JOIN outbox o ON o.id = d.event WHERE d.state = %s ORDER BY d.id DESC LIMIT 100"""
-RETRY_NOW = """UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = now(), leased_until = NULL,
-    finished_at = NULL WHERE id = %s AND state = 'failed' RETURNING id"""
 
 
 @blueprint.get("/events")
@@ -114,14 +112,17 @@ def list_events():
         fields = {"state": f"must be one of: {', '.join(outbox.DELIVERY_STATES)}"}
         raise InvalidInput("Some query parameters are invalid.", code="invalid_query", fields=fields)
     rows = database().query(EVENTS, (state,))
-    return jsonify(events=[dict(zip(outbox.DELIVERY_FIELDS, row, strict=True)) for row in rows])
+    events = [dict(zip(outbox.DELIVERY_FIELDS, row, strict=True)) for row in rows]
+    for event in events:
+        event["destination"] = webhooks.safe_url(event["destination"])  # no credentials in the answer
+    return jsonify(events=events)
 
 
 @blueprint.post("/events/<id:delivery_id>/retry")
 def retry(delivery_id: int):
     with database().transaction() as cursor:
-        cursor.execute(RETRY_NOW, (delivery_id,))
-        if cursor.fetchone() is None:
+        cursor.execute(outbox.RETRY_NOW, (delivery_id,))
+        if not cursor.fetchall():
             raise NotFound(f"There is no failed delivery {delivery_id}.", code="event_not_found")
         cursor.execute(outbox.NOTIFY)
     return "", 204

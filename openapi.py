@@ -266,6 +266,7 @@ _PARAMETERS = [
 
 _COMMENT_ID = [{"name": "comment_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 _BEARER = [{"bearer": []}]
+_UNSUBSCRIBE_TOKEN = {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}
 _NO_CONTENT = {"description": "Done."}
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait."}}
 
@@ -529,27 +530,41 @@ DOCUMENT = {
             }
         },
         "/unsubscribe": {
-            **{
-                method: {
-                    "operationId": f"unsubscribe{method.title()}",
-                    "summary": "Stop reply e-mails: the link in every reply e-mail (POST: one-click, RFC 8058).",
-                    "parameters": [{"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}],
-                    "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["status", "comment_id"],
-                                "properties": {"status": {"const": "unsubscribed"}, "comment_id": ID},
+            "get": {
+                "operationId": "confirmUnsubscribe",
+                "summary": "The link in every reply e-mail: a page with a button to stop them. Changes nothing.",
+                "parameters": [_UNSUBSCRIBE_TOKEN],
+                "responses": {
+                    "200": {"description": "An HTML page with a form that POSTs.", "content": {"text/html": {}}},
+                    "400": _error("BadRequest"),
+                    "404": _error("NotFound"),
+                    "503": _error("Unavailable"),
+                },
+            },
+            "post": {
+                "operationId": "unsubscribe",
+                "summary": "Stop reply e-mails: the page's button, and mail clients' one-click (RFC 8058).",
+                "parameters": [_UNSUBSCRIBE_TOKEN],
+                "responses": {
+                    "200": {
+                        "description": "No more reply e-mails for this comment (an HTML page when asked for).",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["status", "comment_id"],
+                                    "properties": {"status": {"const": "unsubscribed"}, "comment_id": ID},
+                                }
                             },
-                            "No more reply e-mails for this comment.",
-                        ),
-                        "400": _error("BadRequest"),
-                        "503": _error("Unavailable"),
+                            "text/html": {},
+                        },
                     },
-                }
-                for method in ("get", "post")
-            }
+                    "400": _error("BadRequest"),
+                    "404": _error("NotFound"),
+                    "503": _error("Unavailable"),
+                },
+            },
         },
         "/admin/comments/{comment_id}": {
             "patch": {

@@ -5,6 +5,10 @@ each delivery is leased to one of them at a time (FOR UPDATE SKIP LOCKED, then a
 row), so in the normal case nothing is delivered twice; a worker that dies (SIGKILL) leaves its
 leases to expire and another worker delivers again, with the same event id: at least once.
 
+Any failure of an attempt, expected or not, is settled as a failed attempt: retried after
+webhooks.retry_delay (seconds first, then hours), and failed for good after
+WEBHOOK_MAX_ATTEMPTS. It also removes images that no comment uses, every MEDIA_GC_EVERY.
+
 It wakes on LISTEN/NOTIFY when a change commits and also polls every POLL_SECONDS, so a missed
 notification only delays delivery. A slow or hanging receiver holds one of DELIVERY_THREADS for
 at most WEBHOOK_TIMEOUT, never the others. SIGTERM: it stops claiming, lets what is in flight
@@ -14,13 +18,13 @@ restart is ridden out: it reconnects and carries on.
 
 import logging
 import os
-import random
 import select
 import signal
 import smtplib
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 
@@ -29,10 +33,12 @@ import psycopg2
 import config
 import logs
 import mail
+import media
 import outbox
 import webhooks
 from db import CommentDatabase
-from exceptions import DatabaseUnavailable, ServiceError
+from exceptions import DatabaseUnavailable, ServiceError, Unavailable
+from object_store import ObjectStore
 
 log = logging.getLogger("comments.worker")
 
@@ -40,10 +46,14 @@ POLL_SECONDS = 5.0
 WAIT_FLOOR = 0.1
 DELIVERY_THREADS = 8
 PRUNE_EVERY = 60.0  # seconds between retention sweeps
+MEDIA_GC_EVERY = 15 * 60.0  # seconds between looks for unused images (media.collect_garbage)
+MEDIA_GC_GRACE = 60 * 60.0  # an image younger than this may belong to a post being made now
 
 
 class Worker:
-    def __init__(self, settings: config.Config):
+    def __init__(
+        self, settings: config.Config, media_gc_every: float = MEDIA_GC_EVERY, media_gc_grace: float = MEDIA_GC_GRACE
+    ):
         self.settings = settings
         self.database = CommentDatabase(
             settings.require_database_url(),
@@ -61,12 +71,15 @@ class Worker:
         os.set_blocking(self.wake_write, False)
         # Longer than any one attempt can take, so a live worker never loses its lease.
         self.lease_seconds = settings.webhook_timeout * 3 + 10
+        self.worker_id = str(uuid.uuid4())  # whose leases are whose (outbox.RELEASE)
+        self.object_store = ObjectStore(settings) if settings.media_bucket else None
+        self.media_gc_every, self.media_gc_grace = media_gc_every, media_gc_grace
 
     def run(self) -> None:
         log.info(
             "worker started", extra={"webhooks": len(self.settings.webhook_urls), "email": bool(self.settings.smtp_url)}
         )
-        listener, last_prune = None, 0.0
+        listener, last_prune, last_media_gc = None, 0.0, float("-inf")
         while not self.stopping.is_set():
             try:
                 listener = listener or self._listen()
@@ -75,6 +88,9 @@ class Worker:
                 if time.monotonic() - last_prune > PRUNE_EVERY:
                     self.database.query(outbox.PRUNE, rows=False)
                     last_prune = time.monotonic()
+                if self.object_store and time.monotonic() - last_media_gc > self.media_gc_every:
+                    last_media_gc = time.monotonic()
+                    self._collect_media_garbage()
                 self._wait(listener)
             except (DatabaseUnavailable, psycopg2.Error) as error:
                 log.warning("database unavailable; retrying", extra={"reason": str(error.__cause__ or error).strip()})
@@ -115,7 +131,9 @@ class Worker:
         room = DELIVERY_THREADS - len(self.in_flight)
         if room <= 0:
             return
-        claimed = self.database.query(outbox.CLAIM, {"lease": self.lease_seconds, "limit": room})
+        claimed = self.database.query(
+            outbox.CLAIM, {"lease": self.lease_seconds, "limit": room, "worker": self.worker_id}
+        )
         for delivery in claimed:
             self.in_flight[delivery[0]] = self.executor.submit(self._deliver, *delivery)
 
@@ -140,23 +158,29 @@ class Worker:
 
     def _deliver(self, delivery_id, destination, attempts, event_id, event_type, created_at, comment) -> None:
         try:
-            if destination == "email":
-                outcome = self._email(comment)
-            else:
-                event = webhooks.Event(event_id, event_type, created_at, comment)
-                outcome = webhooks.post(destination, event, self.settings.webhook_secret, self.settings.webhook_timeout)
+            outcome = self._attempt(destination, event_id, event_type, created_at, comment)
+        except Exception as error:  # a surprise is a failed attempt with its backoff, never a loop
+            log.exception("delivery failed unexpectedly", extra={"delivery": delivery_id})
+            outcome = webhooks.Outcome("retry", f"{type(error).__name__}: {error}"[:300])
+        try:
             self._settle(delivery_id, destination, attempts, event_id, outcome)
         except (ServiceError, psycopg2.Error) as error:  # the lease will expire: delivered again later
             log.warning("could not settle a delivery", extra={"delivery": delivery_id, "reason": str(error)})
-        except Exception:
-            log.exception("delivery failed unexpectedly", extra={"delivery": delivery_id})
         finally:
             self._wake()
 
+    def _attempt(self, destination, event_id, event_type, created_at, comment) -> webhooks.Outcome:
+        if destination == "email":
+            return self._email(comment)
+        event = webhooks.Event(event_id, event_type, created_at, comment)
+        return webhooks.post(destination, event, self.settings.webhook_secret, self.settings.webhook_timeout)
+
     def _email(self, reply: dict) -> webhooks.Outcome:
-        recipient = mail.recipient_of(self.database, reply["parent_id"])
-        if recipient is None:  # unsubscribed or erased meanwhile: nothing to send
-            return webhooks.Outcome("delivered", "no recipient")
+        # Asked now, not when the event was written: the reply must still be public, and its
+        # parent's author still subscribed.
+        recipient = mail.recipient_of(self.database, reply["id"])
+        if recipient is None:
+            return webhooks.Outcome("delivered", "not sent: the reply is hidden or the author unsubscribed")
         try:
             mail.send(self.settings, mail.reply_message(self.settings, recipient, reply, reply["parent_id"]))
         except (OSError, smtplib.SMTPException) as error:
@@ -167,22 +191,33 @@ class Worker:
         details = {
             "delivery": delivery_id,
             "event_id": event_id,
-            "destination": _safe(destination),
+            "destination": webhooks.safe_url(destination),
             "attempt": attempts,
             "result": outcome.result,
             "detail": outcome.detail,
         }
         if outcome.result == "delivered":
-            self.database.query(outbox.DELIVERED, (delivery_id,), rows=False)
+            self.database.query(outbox.DELIVERED, (delivery_id, self.worker_id), rows=False)
         elif outcome.result == "retry" and attempts < self.settings.webhook_max_attempts:
-            delay = self.settings.webhook_backoff_seconds * 2 ** (attempts - 1) * random.uniform(0.8, 1.2)
-            self.database.query(outbox.RETRY, (delay, outcome.detail, delivery_id), rows=False)
+            delay = webhooks.retry_delay(attempts, self.settings.webhook_backoff_seconds)
+            self.database.query(outbox.RETRY, (delay, outcome.detail, delivery_id, self.worker_id), rows=False)
             details["retry_in_s"] = round(delay, 1)
         else:
-            self.database.query(outbox.FAILED, (outcome.detail, delivery_id), rows=False)
+            self.database.query(outbox.FAILED, (outcome.detail, delivery_id, self.worker_id), rows=False)
             log.warning("delivery failed for good", extra=details)
             return
         log.info("delivery", extra=details)
+
+    def _collect_media_garbage(self) -> None:
+        """Images no comment uses (refused posts, crashes, a store that was down during an
+        erasure), removed here so that no cron job is needed; errors wait for the next round."""
+        try:
+            removed = media.collect_garbage(self.database, self.object_store, self.media_gc_grace)
+        except Unavailable as error:
+            log.warning("media-gc: will try again later", extra={"reason": error.message})
+            return
+        if any(removed.values()):
+            log.info("media-gc", extra=removed)
 
     def _drain(self) -> None:
         """Let in-flight deliveries finish within the graceful timeout; release what remains."""
@@ -190,18 +225,9 @@ class Worker:
         unfinished = [key for key, future in self.in_flight.items() if future in pending]
         if unfinished:
             with suppress(ServiceError, psycopg2.Error):  # if this fails, the leases expire by themselves
-                self.database.query(outbox.RELEASE, (unfinished,), rows=False)
+                self.database.query(outbox.RELEASE, (unfinished, self.worker_id), rows=False)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.database.close()
-
-
-def _safe(destination: str) -> str:
-    """A webhook URL without credentials or query, for the log."""
-    if destination == "email":
-        return destination
-    scheme, _, rest = destination.partition("://")
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    return f"{scheme}://{host}"
 
 
 def _close(conn) -> None:

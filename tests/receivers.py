@@ -4,12 +4,14 @@
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
 
 from aiosmtpd.controller import Controller
 
@@ -65,23 +67,42 @@ class Receiver:
 
 
 class Mailbox:
-    """A real SMTP server (aiosmtpd) that keeps what it is sent."""
+    """A real SMTP server (aiosmtpd) that keeps what it is sent. With `tls` ("starttls" or
+    "smtps") it speaks TLS with a certificate made for 127.0.0.1 (`certificate`: trust it with
+    SSL_CERT_FILE) and takes only the login USER/PASSWORD."""
 
-    def __init__(self):
+    USER, PASSWORD = "mailer", "p@ss word"
+
+    def __init__(self, tls: str | None = None):
         self.messages: list = []
+        self.sessions: list[dict] = []  # per message: whether it came over TLS, and logged in
         mailbox = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
                 from email import message_from_bytes, policy
 
+                tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
+                mailbox.sessions.append({"tls": tls, "logged_in": session.authenticated})
                 mailbox.messages.append(message_from_bytes(envelope.content, policy=policy.default))
                 return "250 OK"
 
         self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        options = {}
+        if tls:
+            self.certificate = _self_signed_certificate()
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.certificate, self.certificate)
+            options = {"authenticator": _only(self.USER, self.PASSWORD)}
+            if tls == "smtps":  # TLS from the first byte (aiosmtpd does not count it as TLS for AUTH)
+                options.update(ssl_context=context, auth_require_tls=False)
+            else:  # STARTTLS required before anything else, AUTH only after it
+                options.update(tls_context=context, require_starttls=True, auth_require_tls=True)
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **options)
         self.controller.start()
-        self.url = f"smtp://127.0.0.1:{self.port}"
+        scheme = "smtps" if tls == "smtps" else "smtp"
+        login = f"{quote(self.USER)}:{quote(self.PASSWORD)}@" if tls else ""
+        self.url = f"{scheme}://{login}127.0.0.1:{self.port}"
 
     def wait_for(self, count: int, timeout: float = 20) -> list:
         deadline = time.monotonic() + timeout
@@ -92,6 +113,28 @@ class Mailbox:
 
     def close(self) -> None:
         self.controller.stop()
+
+
+def _self_signed_certificate() -> str:
+    """A key and a certificate for 127.0.0.1 in one PEM file, made with openssl for this test."""
+    descriptor, path = tempfile.mkstemp(prefix="comments-smtp-", suffix=".pem")
+    os.close(descriptor)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", path, "-out", path],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return path
+
+
+def _only(user: str, password: str):
+    from aiosmtpd.smtp import AuthResult
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        return AuthResult(success=given == (user, password))
+
+    return authenticate
 
 
 class WorkerProcess:

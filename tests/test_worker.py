@@ -10,6 +10,7 @@ import psycopg2
 import pytest
 
 import outbox
+import webhooks
 from app import create_app
 from comment import NewComment
 from tests.conftest import TEST_ENVIRONMENT, settings_for
@@ -104,9 +105,9 @@ def test_a_receiver_that_is_down_gets_everything_after_it_recovers_in_order(clie
         for n in range(2, 5):
             client.patch(f"/comments/{first['id']}", json={"comment": f"edit {n}"}, headers=bearer(first["edit_token"]))
         deadline = time.monotonic() + 10
-        while len(receiver.received) < 3 and time.monotonic() < deadline:
+        while len(receiver.received) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(receiver.received) >= 2 and not receiver.accepted()  # tried, refused, retried
+        assert len(receiver.received) >= 2 and not receiver.accepted()  # tried, refused, retried within seconds
         receiver.status = 204
         arrived = receiver.wait_for(5, timeout=30)
     kinds = [r["json"]["type"] for r in arrived]
@@ -139,7 +140,8 @@ def test_two_workers_deliver_each_event_once(client, clean_database, receiver):
         post(client, comment=f"c{n}", thread=f"t{n % 5}")
     with WorkerProcess(clean_database, **worker_env(receiver)), WorkerProcess(clean_database, **worker_env(receiver)):
         receiver.wait_for(40)
-        time.sleep(1.0)
+    # Both workers have stopped, each after finishing what it had in flight: any second
+    # delivery of an event would have been made by now.
     ids = [r["json"]["id"] for r in receiver.accepted()]
     assert len(ids) == 40 and len(set(ids)) == 40
 
@@ -150,7 +152,7 @@ def test_a_final_refusal_is_shown_to_operators_and_can_be_retried(client, clean_
     with WorkerProcess(clean_database, **worker_env(receiver)):
         failed = wait_for_failed(client, 2)
         assert len(failed) == 2 and len(receiver.received) == 2  # one try each: 4xx is final
-        assert failed[0]["last_error"] == "HTTP 410" and failed[0]["destination"] == receiver.url
+        assert failed[0]["last_error"] == "HTTP 410" and failed[0]["destination"] == webhooks.safe_url(receiver.url)
         receiver.status = 200
         for delivery in failed:
             assert client.post(f"/admin/events/{delivery['id']}/retry", headers=AS_ADMIN).status_code == 204
@@ -212,7 +214,7 @@ def test_a_reply_emails_the_author_who_asked_and_unsubscribing_stops_it(clean_da
     assert link in text and link.startswith("https://comments.example/unsubscribe?token=")
 
     path = link.removeprefix("https://comments.example")
-    assert client.get(path).get_json()["status"] == "unsubscribed"
+    assert client.post(path).get_json()["status"] == "unsubscribed"
     assert client.get(path.replace("token=", "token=9")).status_code == 400
     client.post(
         "/comments",
