@@ -2,7 +2,9 @@
 
 import json
 import logging
+import threading
 
+import psycopg2
 import pytest
 
 from app import create_app
@@ -88,12 +90,17 @@ def test_request_ids_are_echoed_only_when_safe(client, incoming, kept):
     assert len(response.headers["X-Request-ID"]) <= 64
 
 
-def test_access_log_line_has_the_fields(client, caplog):
+def test_access_log_line_has_the_fields(client, caplog, clean_database):
     caplog.set_level(logging.INFO, logger="comments.access")
-    client.post("/comments", json={"name": "a", "comment": "secret body text"}, headers={"X-Request-ID": "r-1"})
+    blocker = psycopg2.connect(clean_database)
+    blocker.cursor().execute("LOCK TABLE comments IN EXCLUSIVE MODE")  # the POST waits for it...
+    threading.Timer(0.3, blocker.rollback).start()  # ...for 0.3 s
+    response = client.post("/comments", json={"name": "a", "comment": "secret body text"})
+    blocker.close()
     (record,) = [r for r in caplog.records if r.name == "comments.access"]
     assert (record.method, record.path, record.status) == ("POST", "/comments", 201)
-    assert record.duration_ms >= 0 and record.bytes > 0
+    assert 300 <= record.duration_ms < 3000, record.duration_ms  # the whole request, waiting included
+    assert record.bytes == len(response.get_data())
     assert "secret body text" not in caplog.text
 
 

@@ -12,7 +12,6 @@ import pytest
 
 from app import create_app
 from embedded_postgres import EmbeddedPostgres
-from replica import CHECK_EVERY
 from tests.conftest import settings_for
 
 WRITER, READER = {"REMOTE_ADDR": "198.51.100.7"}, {"REMOTE_ADDR": "198.51.100.8"}
@@ -55,6 +54,15 @@ def caught_up(primary, standby) -> None:
     raise AssertionError("the standby did not catch up")
 
 
+def wait_for_state(client, state: str, timeout: float = 10) -> dict:
+    """Until /readyz reports the replica in `state` (it looks again at most every CHECK_EVERY)."""
+    deadline = time.monotonic() + timeout
+    while (replica := client.get("/readyz").get_json()["replica"])["state"] != state:
+        assert time.monotonic() < deadline, f"the replica stayed {replica['state']}, never {state}"
+        time.sleep(0.05)
+    return replica
+
+
 def words_seen(client, environ) -> list[str]:
     response = client.get("/comments?thread=r", environ_base=environ)
     assert response.status_code == 200
@@ -71,7 +79,7 @@ def test_reads_go_to_the_replica_and_a_writer_reads_its_own_write(own_postgres, 
     post(client, "first")
     caught_up(own_postgres, replica)
     execute(replica.url, "SELECT pg_wal_replay_pause()")  # from now on the replica falls behind
-    time.sleep(CHECK_EVERY)
+    wait_for_state(client, "in use")
     post(client, "second")
     assert words_seen(client, READER) == ["first"]  # served by the replica, which is behind
     assert words_seen(client, WRITER) == ["first", "second"]  # the writer reads from the primary
@@ -87,12 +95,9 @@ def test_a_replica_that_lags_too_far_is_passed_over(own_postgres, replica):
     caught_up(own_postgres, replica)
     execute(replica.url, "SELECT pg_wal_replay_pause()")
     post(client, "while paused")
-    time.sleep(1.5 + CHECK_EVERY)  # past the allowed lag, and past the state's next check
+    assert wait_for_state(client, "lagging")["lag_seconds"] > 1  # past the allowed lag
     assert words_seen(client, READER) == ["before", "while paused"]
-    readiness = client.get("/readyz")
-    assert readiness.status_code == 200
-    assert readiness.get_json()["replica"]["state"] == "lagging"
-    assert readiness.get_json()["replica"]["lag_seconds"] > 1
+    assert client.get("/readyz").status_code == 200
 
 
 def test_a_replica_that_is_down_is_passed_over_and_used_again_when_back(own_postgres, replica):
@@ -101,14 +106,12 @@ def test_a_replica_that_is_down_is_passed_over_and_used_again_when_back(own_post
     caught_up(own_postgres, replica)
     replica.stop("immediate")
     assert words_seen(client, READER) == ["one"]  # from the primary, without an error
-    time.sleep(CHECK_EVERY)
-    readiness = client.get("/readyz")
-    assert readiness.status_code == 200 and readiness.get_json()["replica"]["state"] == "down"
+    wait_for_state(client, "down")
+    assert client.get("/readyz").status_code == 200
 
     replica.start()
     caught_up(own_postgres, replica)
     execute(replica.url, "SELECT pg_wal_replay_pause()")
+    wait_for_state(client, "in use")
     post(client, "two")
-    time.sleep(CHECK_EVERY)
     assert words_seen(client, READER) == ["one"]  # the replica serves reads again
-    assert client.get("/readyz").get_json()["replica"]["state"] == "in use"

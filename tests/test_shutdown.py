@@ -31,7 +31,7 @@ def service(clean_database):
 
 def test_sigterm_while_posting_drains_and_exits_zero(service, clean_database):
     with Posters(service, threads=8, seconds=20) as load:
-        time.sleep(1.5)
+        wait_until(lambda: load.count(201) >= 50)  # well under way
         acknowledged_before = load.count(201)
         started = time.monotonic()
         service.signal(signal.SIGTERM)
@@ -59,6 +59,23 @@ def test_sigkill_after_a_burst_keeps_everything_acknowledged(service, clean_data
     os.killpg(service.process.pid, signal.SIGKILL)  # master and workers, no chance to clean up
     service.wait(5)
     assert set(acknowledged) == stored_ids(clean_database, "burst")
+
+
+def wait_until(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition was not met in time"
+        time.sleep(0.02)
+
+
+def waiting_on_a_lock(database_url: str) -> bool:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'comments-api' AND wait_event_type = 'Lock'"
+        )
+        (waiting,) = cursor.fetchone()
+    conn.close()
+    return waiting > 0
 
 
 def wait_for_workers(service: Service, count: int, timeout: float = 10) -> set[int]:
@@ -91,9 +108,9 @@ def test_sigterm_lets_a_request_stuck_in_the_database_finish(service, clean_data
             in_flight = pool.submit(
                 requests.post, service.url("/comments"), json={"name": "a", "comment": "in flight"}, timeout=10
             )
-            time.sleep(0.5)  # the POST is now waiting for the lock inside PostgreSQL
+            wait_until(lambda: waiting_on_a_lock(clean_database))  # the POST waits inside PostgreSQL
             service.signal(signal.SIGTERM)
-            time.sleep(0.5)
+            wait_until(lambda: "Handling signal: term" in service.logs())
             assert not in_flight.done()
             blocker.rollback()  # release the lock: the INSERT proceeds
             response = in_flight.result()
