@@ -39,13 +39,16 @@ RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
 COPY --from=build /venv /venv
 WORKDIR /app
-COPY app.py auth.py comment.py comments_api.py config.py counts.py db.py errors.py exceptions.py gthread_deadline.py \
-     health.py json_provider.py logs.py middleware.py migrate.py moderation.py openapi.py ownership.py payload.py \
-     pool.py rate_limits.py spam.py mail.py outbox.py webhooks.py worker.py gunicorn.conf.py images.py media.py \
-     media_gc.py object_store.py idempotency.py replica.py widget.py deadline.py ./
-COPY migrations/ migrations/
+# The top-level files of the design card, and every package but devtools (tests/test_image_contents.py).
+COPY app.py comment.py config.py db.py gunicorn.conf.py ./
+COPY api/ api/
+COPY core/ core/
+COPY delivery/ delivery/
+COPY media/ media/
+COPY store/ store/
+COPY web/ web/
 # The widget: its demo page and the bundle, never its source or Node; but for the link rule,
-# which the server reads too (spam.py).
+# which the server reads too (core/spam.py).
 COPY widget/demo.html widget/
 COPY widget/src/links.js widget/src/
 COPY --from=widget /widget/dist/ widget/dist/
@@ -65,7 +68,8 @@ COPY Pipfile Pipfile.lock ./
 RUN pip install pipenv==2026.10.3 \
  && pipenv install --deploy --system --dev \
  && chown 10001:10001 /app
-COPY pyproject.toml embedded_postgres.py embedded_seaweedfs.py ./
+COPY pyproject.toml ./
+COPY devtools/ devtools/
 COPY tests/ tests/
 USER 10001:10001
 CMD ["python", "-m", "pytest"]

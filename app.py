@@ -11,23 +11,18 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter
 
-import comments_api
 import config
-import counts
-import errors
-import health
-import mail
-import media
-import middleware
-import migrate
-import moderation
-import openapi
-import ownership
-import widget
+from api import comments, counts, health, media, moderation, openapi, ownership, unsubscribe, widget
 from comment import parse_id
 from db import CommentDatabase
-from json_provider import OrjsonProvider
-from object_store import ObjectStore
+from media import storage
+from store import migrate
+from store.object_store import ObjectStore
+from web import errors, middleware
+from web.json_provider import OrjsonProvider
+
+# Every route, by feature (api/): one blueprint each.
+FEATURES = (comments, ownership, moderation, counts, media, unsubscribe, health, openapi, widget)
 
 log = logging.getLogger("comments.app")
 
@@ -54,7 +49,7 @@ def create_app(settings: config.Config | None = None) -> Flask:
     )
     if settings.media_bucket:
         app.extensions["object_store"] = ObjectStore(settings)
-        app.extensions["upload_slots"] = media.upload_slots(settings.threads)
+        app.extensions["upload_slots"] = storage.upload_slots(settings.threads)
     else:
         log.info("images are off: set MEDIA_BUCKET (and the AWS_* variables of its store) to accept them")
     app.extensions["schema_versions"] = set(migrate.available())
@@ -63,7 +58,7 @@ def create_app(settings: config.Config | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     errors.register(app)
     middleware.register(app, settings.cors_origins, settings.trusted_proxies)
-    for feature in (comments_api, ownership, moderation, counts, media, mail, health, openapi, widget):
+    for feature in FEATURES:
         app.register_blueprint(feature.blueprint)
     if not settings.admin_token:
         log.info("admin API is off: set ADMIN_TOKEN (at least 32 characters) to turn it on")

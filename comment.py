@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from exceptions import ValidationError
+from core.exceptions import ValidationError
 
 MAX_BIGINT = 2**63 - 1
 DEFAULT_THREAD = "default"

@@ -22,10 +22,8 @@ import psycopg2.errors
 import psycopg2.extras
 from flask import current_app
 
-import outbox
-import rate_limits
 from comment import PUBLIC_STATUSES, Comment, NewComment, Position, sql_rfc3339
-from exceptions import (
+from core.exceptions import (
     Conflict,
     DatabaseMisconfigured,
     DatabaseUnavailable,
@@ -34,9 +32,10 @@ from exceptions import (
     SchemaNotReady,
     StorageUnavailable,
 )
-from pool import ConnectionPool, PoolTimeout
-from replica import NOTE_WRITE, Reader, Replica
-from spam import DUPLICATE_WINDOW
+from core.spam import DUPLICATE_WINDOW
+from store import outbox, rate_limits
+from store.pool import ConnectionPool, PoolTimeout
+from store.replica import NOTE_WRITE, Reader, Replica
 
 # A Comment's fields but its images, whose URLs depend on who reads (moderation.py).
 FIELDS_BUT_IMAGES = (
@@ -73,8 +72,8 @@ def _page_name(by_thread: bool, after: bool, newest_first: bool) -> str:
 
 def _insert_sql(limited: bool) -> str:
     """A new comment, admitted in one statement (one round trip, one commit): the rate limit
-    (rate_limits.py), the duplicate rule (spam.py) and a visible parent, then the insert and its
-    events (outbox.py), in the same transaction. Always answers one row: allowed, duplicate,
+    (store/rate_limits.py), the duplicate rule (core/spam.py) and a visible parent, then the insert and its
+    events (store/outbox.py), in the same transaction. Always answers one row: allowed, duplicate,
     parent visible, the workers' notification, then the comment or NULLs.
 
     $1 thread, $2 parent_id, $3 name, $4 comment, $5 status, $6 edit token hash, $7 client,

@@ -10,8 +10,8 @@ import ctypes.util
 from gunicorn.glogging import Logger
 
 from config import load_or_exit
-from gthread_deadline import DeadlineThreadWorker
-from logs import handler_config
+from core.logs import handler_config
+from web.gthread_deadline import DeadlineThreadWorker
 
 
 class _AppLogsRequests(Logger):

@@ -16,12 +16,11 @@ import json
 import os
 import time
 
-import comments_api
 import db
-import middleware
-import payload
-import pool
+from api import comments as comments_api
 from app import create_app
+from store import pool
+from web import middleware, payload
 
 totals = collections.defaultdict(lambda: [0, 0, 0])  # phase -> [wall ns, cpu ns, count]
 

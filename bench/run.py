@@ -18,7 +18,7 @@ Then a fresh service takes 8 concurrent uploads of a 5 MiB JPEG, three times ove
 workers' peak memory is reported. Then one worker (worker.py) delivers the events those POSTs
 left in the outbox to a local webhook receiver, and its deliveries per second are reported.
 
-Prints a table and writes it into README.md between the bench markers.
+Prints a table and writes it into docs/performance.md between the bench markers.
 `pipenv run bench --sweep` compares gunicorn configurations instead.
 """
 
@@ -40,11 +40,12 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import config  # noqa: E402
 import migrate  # noqa: E402
+
+import config  # noqa: E402
 from bench.widget_load import widget_report  # noqa: E402
-from embedded_postgres import EmbeddedPostgres, with_database  # noqa: E402
-from embedded_seaweedfs import EmbeddedSeaweedFS  # noqa: E402
+from devtools.embedded_postgres import EmbeddedPostgres, with_database  # noqa: E402
+from devtools.embedded_seaweedfs import EmbeddedSeaweedFS  # noqa: E402
 from tests.receivers import Receiver, WorkerProcess  # noqa: E402
 from tests.service import Service  # noqa: E402
 
@@ -344,7 +345,7 @@ def machine_description(database_version: str, seconds: float, rounds: int) -> s
 
 
 def write_readme(text: str) -> None:
-    readme = ROOT / "README.md"
+    readme = ROOT / "docs" / "performance.md"
     content = readme.read_text()
     start, end = content.index(README_START) + len(README_START), content.index(README_END)
     readme.write_text(content[:start] + "\n" + text + "\n" + content[end:])
@@ -388,7 +389,7 @@ def run_benchmark(args) -> None:
     print(report)
     if not args.no_readme:
         write_readme(report)
-        print("\nREADME.md updated.")
+        print("\ndocs/performance.md updated.")
 
 
 def run_sweep(args) -> None:

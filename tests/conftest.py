@@ -18,10 +18,10 @@ import psycopg2
 import pytest
 
 import config
-import migrate
 from app import create_app
-from embedded_postgres import EmbeddedPostgres, with_database
-from embedded_seaweedfs import EmbeddedSeaweedFS
+from devtools.embedded_postgres import EmbeddedPostgres, with_database
+from devtools.embedded_seaweedfs import EmbeddedSeaweedFS
+from store import migrate
 
 
 @pytest.fixture(scope="session")

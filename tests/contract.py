@@ -2,7 +2,7 @@
 
 from jsonschema import Draft202012Validator
 
-from openapi import DOCUMENT
+from api.openapi import DOCUMENT
 
 
 def _resolve(item: dict) -> dict:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from aiosmtpd.controller import Controller
 
-from embedded_postgres import free_port
+from devtools.embedded_postgres import free_port
 from tests.service import ROOT
 
 
@@ -151,7 +151,7 @@ class WorkerProcess:
     def start(self) -> "WorkerProcess":
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "worker.py"],
+                [sys.executable, "-m", "delivery.worker"],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from embedded_postgres import free_port
+from devtools.embedded_postgres import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

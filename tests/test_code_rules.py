@@ -7,9 +7,9 @@ import inspect
 
 import pytest
 
-import errors
-import exceptions
+from core import exceptions
 from tests.service import ROOT
+from web import errors
 
 
 def imported_modules(path) -> set[str]:
@@ -23,11 +23,11 @@ def imported_modules(path) -> set[str]:
 
 
 def test_domain_errors_import_neither_http_nor_database_code():
-    assert not imported_modules(ROOT / "exceptions.py") & {"flask", "werkzeug", "psycopg2", "db", "errors"}
+    assert not imported_modules(ROOT / "core" / "exceptions.py") & {"flask", "werkzeug", "psycopg2", "db", "web"}
 
 
 def test_the_error_mapping_does_not_depend_on_the_database():
-    assert not imported_modules(ROOT / "errors.py") & {"psycopg2", "db", "pool"}
+    assert not imported_modules(ROOT / "web" / "errors.py") & {"psycopg2", "db", "store"}
 
 
 @pytest.mark.parametrize(

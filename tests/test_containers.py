@@ -19,7 +19,7 @@ import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from embedded_postgres import free_port
+from devtools.embedded_postgres import free_port
 from tests import browser, pictures
 from tests.service import ROOT
 from tests.slowloris import Trickler
@@ -273,8 +273,25 @@ def test_migrations_ran_once_as_a_one_off_step(stack):
     assert migrate and migrate[0]["State"] == "exited" and migrate[0]["ExitCode"] == 0
 
 
-def test_env_file_never_reaches_the_image():
-    """Build the project with a .env beside it; the image must not contain it."""
+# Run inside the image: import every top-level module and every module of every package there.
+IMPORT_EVERYTHING = """
+import importlib, json, pkgutil
+from pathlib import Path
+names = [path.stem for path in Path(".").glob("*.py") if path.stem != "gunicorn.conf"]
+for init in sorted(Path(".").glob("*/__init__.py")):
+    package = init.parent.name
+    names += [f"{package}.{module.name}" for module in pkgutil.iter_modules([str(init.parent)])]
+for name in names:
+    importlib.import_module(name)
+print(json.dumps(sorted(names)))
+"""
+
+
+@pytest.fixture(scope="module")
+def probe_image():
+    """The image built from the project as it is plus two things a developer might add: a .env
+    beside it (which must not ship) and a new module inside a package (which must)."""
+    probe_module = f"probe_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as context:
         listing = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
         tracked = subprocess.run(listing, cwd=ROOT, capture_output=True, check=True).stdout
@@ -285,18 +302,41 @@ def test_env_file_never_reaches_the_image():
                 shutil.copy2(ROOT / name, target)
         with open(os.path.join(context, ".env"), "w") as env_file:
             env_file.write("SECRET_MARKER=do-not-ship\n")
-        tag = f"comments-api:envcheck-{uuid.uuid4().hex[:8]}"
+        with open(os.path.join(context, "store", f"{probe_module}.py"), "w") as module:
+            module.write('"""A module added after the Dockerfile was written."""\n')
+        tag = f"comments-api:probe-{uuid.uuid4().hex[:8]}"
         build = subprocess.run(
             ["docker", "build", "-q", "-t", tag, context], capture_output=True, text=True, timeout=900
         )
         assert build.returncode == 0, build.stderr
     try:
-        found = subprocess.run(
-            ["docker", "run", "--rm", tag, "sh", "-c", "ls -a /app; grep -rl do-not-ship /app /venv || true"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        assert ".env" not in found.split() and "do-not-ship" not in found
+        yield tag, f"store.{probe_module}"
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+def test_env_file_never_reaches_the_image(probe_image):
+    tag, _ = probe_image
+    found = subprocess.run(
+        ["docker", "run", "--rm", tag, "sh", "-c", "ls -a /app; grep -rl do-not-ship /app /venv || true"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert ".env" not in found.split() and "do-not-ship" not in found
+
+
+def test_every_module_in_the_image_imports_and_a_new_one_arrives_by_itself(probe_image):
+    tag, probe_module = probe_image
+    run = subprocess.run(
+        ["docker", "run", "--rm", tag, "python", "-c", IMPORT_EVERYTHING], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    in_image = set(json.loads(run.stdout))
+    in_repo = {path.stem for path in ROOT.glob("*.py")} - {"gunicorn.conf"}
+    for init in ROOT.glob("*/__init__.py"):
+        if init.parent.name not in ("devtools", "tests", "bench"):
+            in_repo |= {f"{init.parent.name}.{path.stem}" for path in init.parent.glob("*.py")} - {
+                f"{init.parent.name}.__init__"
+            }
+    assert in_image == in_repo | {probe_module}

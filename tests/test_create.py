@@ -3,8 +3,8 @@
 import psycopg2
 import pytest
 
-import payload
 from tests.contract import assert_matches_openapi
+from web import payload
 
 
 def stored_rows(database_url: str) -> list[tuple]:

@@ -8,9 +8,9 @@ import psycopg2
 import pytest
 
 import db
-import migrate
 from app import create_app
-from embedded_postgres import with_database
+from devtools.embedded_postgres import with_database
+from store import migrate
 from tests.conftest import _admin, scratch_database, settings_for
 from tests.contract import assert_matches_openapi
 from tests.service import ROOT
@@ -53,7 +53,7 @@ def latin_url(database_url):
 
 def test_migrate_refuses_a_database_that_is_not_utf8(latin_url):
     env = {"DATABASE_URL": latin_url, "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "migrate.py"], cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "store.migrate"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 1
     assert "SQL_ASCII" in result.stdout and "UTF8" in result.stdout
     with psycopg2.connect(latin_url) as conn, conn.cursor() as cursor:

@@ -11,10 +11,9 @@ import time
 import psycopg2
 import pytest
 
-import outbox
-import webhooks
-import worker
 from app import create_app
+from delivery import webhooks, worker
+from store import outbox
 from tests.conftest import TEST_ENVIRONMENT, s3_client, settings_for, stored_keys
 from tests.receivers import Mailbox, Receiver, WorkerProcess
 from tests.test_worker import SECRET, worker_env
@@ -242,7 +241,7 @@ def test_15_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout():
 
 
 def test_16_get_shows_a_confirmation_and_only_post_unsubscribes(client, clean_database):
-    import mail
+    from delivery import mail
 
     parent = post(client, comment="Q", email="ann@example.com", notify_replies=True)
     token = mail.unsubscribe_token(TEST_ENVIRONMENT["SECRET_KEY"], parent["id"])
@@ -258,7 +257,7 @@ def test_16_get_shows_a_confirmation_and_only_post_unsubscribes(client, clean_da
 
 
 def test_16_a_valid_token_for_an_unknown_comment_is_404(client):
-    import mail
+    from delivery import mail
 
     token = mail.unsubscribe_token(TEST_ENVIRONMENT["SECRET_KEY"], 424242)
     assert client.get(f"/unsubscribe?token={token}").status_code == 404

@@ -2,9 +2,9 @@
 
 import pytest
 
-import migrate
+from api.openapi import DOCUMENT
 from app import create_app
-from openapi import DOCUMENT
+from store import migrate
 from tests.conftest import scratch_database, settings_for
 from tests.contract import assert_matches_openapi
 

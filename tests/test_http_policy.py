@@ -109,7 +109,7 @@ def json_lines(capsys):
     """Run an action with the service's JSON logging on; returns the lines it wrote.
 
     Logging is configured inside the call because pytest swaps sys.stdout between phases."""
-    import logs
+    from core import logs
 
     def run(action) -> list[dict]:
         logs.configure("info")

@@ -104,7 +104,7 @@ def test_expired_keys_run_again_and_are_pruned(client, clean_database):
     conn.close()
     again = client.post("/comments", json={"name": "A", "comment": "new words"}, headers=keyed("old-key"))
     assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
-    from idempotency import PRUNE
+    from web.idempotency import PRUNE
 
     with psycopg2.connect(clean_database) as conn, conn.cursor() as cursor:
         cursor.execute("INSERT INTO idempotency_keys (client, key, fingerprint, created_at)"

@@ -1,7 +1,7 @@
-"""The runtime image copies an explicit list of modules; every module the service imports must
-be on it. Checked from the source, so a forgotten file fails here in a second, not in Docker."""
+"""The runtime image copies the top-level files and whole packages, never a list of modules, so
+a new module inside a package reaches the image by itself. Checked from the Dockerfile here, in
+a second; tests/test_containers.py imports every module inside the built image."""
 
-import ast
 import re
 
 import pytest
@@ -12,44 +12,38 @@ pytestmark = pytest.mark.skipif(
     not (ROOT / "Dockerfile").exists(), reason="running inside the image, which has no Dockerfile to check"
 )
 
-ENTRY_POINTS = ["app.py", "migrate.py", "gunicorn.conf.py", "worker.py"]
+DEV_ONLY = {"devtools", "tests", "bench"}
 
 
-def local_imports(path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return {f"{name}.py" for name in names if (ROOT / f"{name}.py").exists()}
-
-
-def needed_by_the_service() -> set[str]:
-    needed, pending = set(), list(ENTRY_POINTS)
-    while pending:
-        module = pending.pop()
-        if module not in needed:
-            needed.add(module)
-            pending.extend(local_imports(ROOT / module))
-    return needed
-
-
-def copied_into_runtime_image() -> set[str]:
+def runtime_copies() -> set[str]:
+    """What the runtime stage's COPY lines take from the build context (files, and folders as 'name/')."""
     dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
     runtime = dockerfile.split(" AS runtime", 1)[1].split(" AS test", 1)[0]
     copied = set()
     for line in runtime.splitlines():
         if re.match(r"\s*COPY\s", line) and "--from" not in line:
-            copied.update(word for word in line.split()[1:-1] if word.endswith(".py"))
+            copied.update(line.split()[1:-1])
     return copied
 
 
-def test_every_module_the_service_imports_is_copied_into_the_image():
-    missing = needed_by_the_service() - copied_into_runtime_image()
-    assert not missing, f"add to the runtime COPY in Dockerfile: {sorted(missing)}"
+def production_packages() -> set[str]:
+    return {path.parent.name for path in ROOT.glob("*/__init__.py")} - DEV_ONLY
+
+
+def test_every_package_is_copied_whole():
+    missing = {f"{package}/" for package in production_packages()} - runtime_copies()
+    assert not missing, f"add to the runtime stage of the Dockerfile: COPY {sorted(missing)}"
+
+
+def test_every_top_level_module_is_copied():
+    modules = {path.name for path in ROOT.glob("*.py")}
+    assert modules - runtime_copies() == set()
+
+
+def test_modules_are_not_listed_one_by_one():
+    listed = {source for source in runtime_copies() if "/" in source.rstrip("/") and source.endswith(".py")}
+    assert not listed, f"copy the package instead of its modules: {sorted(listed)}"
 
 
 def test_nothing_dev_only_is_copied_into_the_image():
-    assert not copied_into_runtime_image() & {"dev.py", "embedded_postgres.py"}
+    assert not {source.rstrip("/") for source in runtime_copies()} & DEV_ONLY

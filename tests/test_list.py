@@ -5,8 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from comment import Position
-from payload import encode_cursor
 from tests.contract import assert_matches_openapi
+from web.payload import encode_cursor
 
 
 @pytest.fixture

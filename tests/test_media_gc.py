@@ -19,7 +19,7 @@ ORPHAN = "f" * 64 + ".png"
 def media_gc(database_url: str, environment: dict, *arguments: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **TEST_ENVIRONMENT, "DATABASE_URL": database_url, **environment}
     return subprocess.run(
-        [sys.executable, "media_gc.py", *arguments], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "media.gc", *arguments], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
 
 

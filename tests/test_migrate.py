@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg2
 import pytest
 
-import migrate
+from store import migrate
 from tests.conftest import scratch_database
 from tests.service import ROOT
 
@@ -55,7 +55,7 @@ def test_listing_queries_use_an_index(database_url):
 
 def test_migrate_command_fails_cleanly_without_a_database():
     result = subprocess.run(
-        [sys.executable, "migrate.py"],
+        [sys.executable, "-m", "store.migrate"],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/none"},
         capture_output=True,

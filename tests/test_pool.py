@@ -54,7 +54,7 @@ def test_a_killed_connection_is_discarded_and_replaced(database_url, clean_datab
 
 
 def test_statement_timeout_keeps_the_connection(database_url):
-    from exceptions import DatabaseUnavailable
+    from core.exceptions import DatabaseUnavailable
 
     database = CommentDatabase(database_url, pool_size=1, connect_timeout=2, statement_timeout_ms=100, pool_timeout=2)
     before = backend_pid(database)

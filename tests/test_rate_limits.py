@@ -9,8 +9,8 @@ import psycopg2
 import pytest
 import requests
 
-import rate_limits
 from app import create_app
+from store import rate_limits
 from tests.conftest import settings_for
 from tests.service import Service
 

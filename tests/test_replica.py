@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 
 from app import create_app
-from embedded_postgres import EmbeddedPostgres
+from devtools.embedded_postgres import EmbeddedPostgres
 from tests.conftest import settings_for
 
 WRITER, READER = {"REMOTE_ADDR": "198.51.100.7"}, {"REMOTE_ADDR": "198.51.100.8"}

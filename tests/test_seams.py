@@ -13,9 +13,9 @@ import requests
 from PIL import Image
 
 import config
-import rate_limits
 from app import create_app
 from db import CommentDatabase
+from store import rate_limits
 from tests import pictures
 from tests.conftest import TEST_ENVIRONMENT, s3_client, settings_for, stored_keys
 from tests.service import Service

@@ -9,10 +9,10 @@ import time
 import pytest
 import requests
 
-from gthread_deadline import READ_DEADLINE
 from tests.rawhttp import exchange, post_with_framing
 from tests.service import Service
 from tests.slowloris import Trickler
+from web.gthread_deadline import READ_DEADLINE
 
 SLACK = 3.0  # seconds beyond the deadline: the sweep interval, scheduling on a busy machine
 

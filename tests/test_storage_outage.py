@@ -8,7 +8,7 @@ import pytest
 import requests
 
 import config
-import migrate
+from store import migrate
 from tests import pictures
 from tests.conftest import running_seaweedfs
 from tests.service import Service

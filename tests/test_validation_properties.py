@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from comment import FIELD_LIMITS, MAX_BIGINT, TRIMMED, Position, ValidationError, validate_new_comment
-from exceptions import InvalidInput
-from payload import _parse_form, _parse_json, decode_cursor, encode_cursor
+from core.exceptions import InvalidInput
+from web.payload import _parse_form, _parse_json, decode_cursor, encode_cursor
 
 any_text = st.text(st.characters(codec=None), max_size=120) | st.text(max_size=20)
 json_values = st.recursive(

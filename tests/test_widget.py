@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-import widget
+from api import widget
 from app import create_app
 from tests.conftest import settings_for
 from tests.contract import assert_matches_openapi

@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from embedded_postgres import free_port
+from devtools.embedded_postgres import free_port
 from tests import browser, pictures
 from tests.conftest import empty_tables
 from tests.service import Service
@@ -279,9 +279,9 @@ LINK_CORPUS = [
 
 
 def test_the_widget_links_exactly_what_the_server_counts(chrome, service, thread):
-    """spam.py and the widget share one pattern (widget/src/links.js): on every text, the
+    """core/spam.py and the widget share one pattern (widget/src/links.js): on every text, the
     widget makes as many links as the server counted."""
-    import spam
+    from core import spam
 
     open_demo(chrome, service, thread)
     shown = chrome.execute_async_script(
@@ -396,7 +396,7 @@ def test_a_pending_comments_images_wait_for_approval(chrome, database_url, clean
 
 
 class PageOfAnotherSite:
-    """A site on another origin (its own port) that embeds the widget with the README's two lines."""
+    """A site on another origin (its own port) that embeds the widget with the two lines of docs/widget.md."""
 
     def __init__(self, port: int, api_base: str, thread: str):
         page = (

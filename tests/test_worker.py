@@ -9,10 +9,10 @@ import time
 import psycopg2
 import pytest
 
-import outbox
-import webhooks
 from app import create_app
 from comment import NewComment
+from delivery import webhooks
+from store import outbox
 from tests.conftest import TEST_ENVIRONMENT, settings_for
 from tests.receivers import Mailbox, Receiver, WorkerProcess
 from tests.test_ownership import bearer

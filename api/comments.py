@@ -1,0 +1,111 @@
+"""The public comments API: post a comment, list a thread, read one comment.
+
+Each view parses (web/payload.py), validates (comment.py) and calls the database (db.py); errors are
+raised as domain errors (core/exceptions.py) and rendered by web/errors.py.
+"""
+
+from functools import partial
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from comment import START, CreatedComment, NewComment, validate_new_comment
+from core import spam
+from core.exceptions import CommentNotFound, InvalidInput, ServiceError
+from db import database
+from media import storage
+from web import auth, idempotency, payload
+
+blueprint = Blueprint("comments", __name__)
+
+
+@blueprint.post("/comments")
+def create_comment():
+    payload.reject_query(request)
+    fields, uploads = payload.read_body(request, current_app.config["MAX_CONTENT_LENGTH"], storage.image_limits())
+    if replayed := idempotency.replay(request, fields, uploads):
+        return replayed  # before any work: the limit it paid, its images, the store
+    new = validate_new_comment(fields)
+    if not uploads:
+        return _admit(new, images=[], media_ids=[], fields=fields, limited=True)
+    with storage.upload_slot():  # 503 when this process's image posts are all busy (a slow store)
+        # Decoding and storing images is dear: paid for before, whether they are accepted or not.
+        database().charge(auth.current_client(), current_app.config["SETTINGS"].rate_limit_posts)
+        images = storage.process(uploads)
+        media_ids = storage.store(images)  # uploaded before the comment commits (see media.py)
+    try:
+        described = [image.describe() for image in images]
+        return _admit(new, images=described, media_ids=media_ids, fields=fields, uploads=uploads, limited=False)
+    except ServiceError:
+        storage.release(media_ids)  # refused (409, 429, 400...): its uploads serve no comment
+        raise
+
+
+def _admit(new: NewComment, *, images, media_ids, fields, uploads=(), limited: bool) -> Response:
+    post = partial(_post, new, images, media_ids, limited)
+    if idempotency.key_of(request) is None:
+        return post(None)  # the common case: one statement, committed at once
+    return idempotency.run_once(request, post, fields=fields, uploads=uploads)
+
+
+def _post(new: NewComment, images: list[dict], media_ids: list[int], limited: bool, cursor) -> Response:
+    """Admit and store the comment (in the cursor's transaction, if given); the 201."""
+    settings = current_app.config["SETTINGS"]
+    status = spam.status_for_new(
+        honeypot=new.honeypot, text=new.comment, moderation=settings.moderation, max_links=settings.max_links
+    )
+    token, token_hash = auth.new_edit_token()
+    client = auth.current_client()
+    comment = database().add(
+        new,
+        status=status,
+        token_hash=token_hash,
+        client=client,
+        limit=settings.rate_limit_posts if limited else None,
+        images=images,
+        media_ids=media_ids,
+        cursor=cursor,
+    )
+    database().note_write(client, cursor=cursor)
+    comment.status = spam.status_shown_to_author(comment.status)
+    response = jsonify(CreatedComment.of(comment, token))
+    response.status_code = 201
+    response.headers["Location"] = f"/comments/{comment.id}"
+    return response
+
+
+@blueprint.get("/comments")
+def list_comments():
+    query = payload.read_list_query(request)
+    after = query.after if query.legacy_after_id is None else _legacy_position(query.legacy_after_id)
+    page = database().page(
+        thread=query.thread,
+        after=after,
+        limit=query.limit,
+        newest_first=query.newest_first,
+        reader=auth.current_client,
+    )
+    # Where this page ends: ask from there for the next page now, or for new comments later.
+    end = payload.encode_cursor(page.last or after or START)
+    next_cursor = end if page.more else None
+    response = jsonify(comments=page.comments, next_cursor=next_cursor, poll_cursor=end)
+    if next_cursor:
+        response.headers["Link"] = f'</comments?{urlencode(query.link_params(next_cursor))}>; rel="next"'
+    return response
+
+
+@blueprint.get("/comments/<id:comment_id>")
+def get_comment(comment_id: int):
+    comment = database().get(comment_id, reader=auth.current_client)
+    if comment is None:
+        raise CommentNotFound(comment_id)
+    return jsonify(comment)
+
+
+def _legacy_position(comment_id: int):
+    position = database().position_of(comment_id, reader=auth.current_client)
+    if position is None:
+        raise InvalidInput(
+            "Some query parameters are invalid.", code="invalid_query", fields={"cursor": "points at no comment"}
+        )
+    return position
