@@ -289,8 +289,9 @@ print(json.dumps(sorted(names)))
 
 @pytest.fixture(scope="module")
 def probe_image():
-    """The image built from the project as it is plus two things a developer might add: a .env
-    beside it (which must not ship) and a new module inside a package (which must)."""
+    """The image that ships (target runtime), built from the project as it is plus two things a
+    developer might add: a .env beside it (which must not ship) and a new module inside a package
+    (which must)."""
     probe_module = f"probe_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as context:
         listing = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
@@ -306,7 +307,10 @@ def probe_image():
             module.write('"""A module added after the Dockerfile was written."""\n')
         tag = f"comments-api:probe-{uuid.uuid4().hex[:8]}"
         build = subprocess.run(
-            ["docker", "build", "-q", "-t", tag, context], capture_output=True, text=True, timeout=900
+            ["docker", "build", "-q", "--target", "runtime", "-t", tag, context],
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         assert build.returncode == 0, build.stderr
     try:
