@@ -83,7 +83,7 @@ def _insert_sql(limited: bool) -> str:
     limiter = limiter.replace("$client", "$7").replace("$interval", "$8").replace("$period", "$9")
     return f"""WITH {limiter},
     duplicate AS (
-        SELECT 1 FROM comments WHERE client = $7 AND thread = $1 AND comment = $4
+        SELECT 1 FROM comments WHERE client = $7 AND thread = $1 AND md5(comment) = md5($4) AND comment = $4
         AND created_at > now() - interval '{DUPLICATE_WINDOW}' LIMIT 1
     ),
     parent AS (
