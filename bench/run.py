@@ -15,7 +15,7 @@ on localhost. Targets are interleaved round by round, so drift of the machine hi
   all 1M       GET /comments?limit=20 across all threads at that size
 
 Then a fresh service takes 8 concurrent uploads of a 5 MiB JPEG, three times over, and its
-workers' peak memory is reported. Then one worker (worker.py) delivers the events those POSTs
+workers' peak memory is reported. Then one worker (delivery/worker.py) delivers the events those POSTs
 left in the outbox to a local webhook receiver, and its deliveries per second are reported.
 
 Prints a table and writes it into docs/performance.md between the bench markers.
@@ -40,12 +40,11 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import migrate  # noqa: E402
-
 import config  # noqa: E402
 from bench.widget_load import widget_report  # noqa: E402
 from devtools.embedded_postgres import EmbeddedPostgres, with_database  # noqa: E402
 from devtools.embedded_seaweedfs import EmbeddedSeaweedFS  # noqa: E402
+from store import migrate  # noqa: E402
 from tests.receivers import Receiver, WorkerProcess  # noqa: E402
 from tests.service import Service  # noqa: E402
 
@@ -295,7 +294,7 @@ def worker_throughput(database_url: str, seconds: float = 20) -> str:
     finally:
         receiver.close()
     return (
-        f"Worker: one `worker.py` delivered {delivered} of {events} waiting events to a local webhook receiver "
+        f"Worker: one `delivery/worker.py` delivered {delivered} of {events} waiting events to a local webhook receiver "
         f"in {took:.1f} s: **{delivered / took:.0f} deliveries/s** (8 delivery threads, signed JSON POSTs)."
     )
 

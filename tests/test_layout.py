@@ -5,6 +5,7 @@ core) with no cycle; every package says what it holds; nothing in production imp
 
 import ast
 import importlib.metadata
+import importlib.util
 import sys
 from functools import cache
 
@@ -133,3 +134,11 @@ def test_the_rules_see_real_imports():
     edges = graph()
     assert "api.comments" in edges["app"] and "db" in edges["api.comments"]
     assert "store.pool" in edges["db"]
+
+
+@pytest.mark.parametrize("script", ["run", "ab", "post_profile", "widget_load", "ceiling"])
+def test_the_benchmark_scripts_import(script, monkeypatch):
+    """bench/ is not imported by the service or the suite otherwise: a move must not break it."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location(f"bench_{script}", ROOT / "bench" / f"{script}.py")
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
