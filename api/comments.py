@@ -28,11 +28,11 @@ def create_comment():
     new = validate_new_comment(fields)
     if not uploads:
         return _admit(new, images=[], media_ids=[], fields=fields, limited=True)
-    with storage.upload_slot():  # 503 when this process's image posts are all busy (a slow store)
-        # Decoding and storing images is dear: paid for before, whether they are accepted or not.
-        database().charge(auth.current_client(), current_app.config["SETTINGS"].rate_limit_posts)
-        images = storage.process(uploads)
-        media_ids = storage.store(images)  # uploaded before the comment commits (see media.py)
+    # Decoding and storing images is dear: paid for before, whether they are accepted or not.
+    database().charge(auth.current_client(), current_app.config["SETTINGS"].rate_limit_posts)
+    images = storage.process(uploads)
+    with storage.upload_slot():  # 503 when this process's uploads are all busy (a slow store)
+        media_ids = storage.store(images)  # uploaded before the comment commits (media/storage.py)
     try:
         described = [image.describe() for image in images]
         return _admit(new, images=described, media_ids=media_ids, fields=fields, uploads=uploads, limited=False)

@@ -51,6 +51,7 @@ KNOWN_KEYS = "SELECT key FROM media WHERE key = ANY(%s)"
 ADOPT = """INSERT INTO media (key, claimed_at) SELECT unnest(%s::text[]), '-infinity'::timestamptz
     ON CONFLICT (key) DO NOTHING RETURNING id"""
 GC_BATCH = 500
+SLOT_WAIT = 0.25  # seconds an upload waits for a free slot before the post answers 503 busy
 
 
 def object_store() -> ObjectStore | None:
@@ -66,10 +67,11 @@ def image_limits() -> ImageLimits:
 
 @contextmanager
 def upload_slot() -> Iterator[None]:
-    """One of this process's slots for image posts, or 503 at once when all are busy: a slow
-    object store then holds at most these threads, and the others keep serving reads."""
+    """One of this process's slots for uploading to the store, or 503 when all stay busy for
+    SLOT_WAIT: a slow object store then holds at most these threads, and the others keep serving
+    reads. (A healthy store turns a slot over in milliseconds, so a burst of posts waits instead.)"""
     slots = current_app.extensions["upload_slots"]
-    if not slots.acquire(blocking=False):
+    if not slots.acquire(timeout=SLOT_WAIT):
         raise Busy("Too many images are being posted right now; try again in a moment.")
     try:
         yield
