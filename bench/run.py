@@ -294,8 +294,8 @@ def worker_throughput(database_url: str, seconds: float = 20) -> str:
     finally:
         receiver.close()
     return (
-        f"Worker: one `delivery/worker.py` delivered {delivered} of {events} waiting events to a local webhook receiver "
-        f"in {took:.1f} s: **{delivered / took:.0f} deliveries/s** (8 delivery threads, signed JSON POSTs)."
+        f"Worker: one `delivery/worker.py` delivered {delivered} of {events} waiting events to a local webhook "
+        f"receiver in {took:.1f} s: **{delivered / took:.0f} deliveries/s** (8 delivery threads, signed JSON POSTs)."
     )
 
 
