@@ -5,7 +5,6 @@ importing this module reads no configuration and opens nothing.
 """
 
 import functools
-import hashlib
 import logging
 
 from flask import Flask
@@ -54,8 +53,6 @@ def create_app(settings: config.Config | None = None) -> Flask:
     else:
         log.info("images are off: set MEDIA_BUCKET (and the AWS_* variables of its store) to accept them")
     app.extensions["schema_versions"] = set(migrate.available())
-    # What else a listing's bytes depend on besides the thread (api/comments.py's ETags).
-    app.extensions["etag_salt"] = hashlib.sha256(media_base(settings).encode()).hexdigest()[:8]
     # "/comments//1" must not be "fixed" by a redirect built from the client's Host header.
     app.url_map.merge_slashes = False
     app.url_map.converters["id"] = IdConverter

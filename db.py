@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import partial
 from itertools import product
 
@@ -47,25 +47,9 @@ _PUBLIC = f"status IN {PUBLIC_STATUSES}"
 # Transactions below this id have finished for every snapshot: see migrations/0002.
 _SETTLED = "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
-# A thread's version (migrations/0012): how many changes it has had, and whether every one of
-# them is settled, i.e. shown by listings now (a version is announced only then).
-THREAD_VERSION = """SELECT coalesce(sum(changes), 0)::bigint,
-    coalesce(max(last_txid), 0) < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-    FROM thread_counts WHERE thread = %s"""
-
-
-def public_json(row: str) -> str:
-    """SQL for a comment as the API shows it, from a row (alias `row`) with COLUMNS: one compact
-    JSON object, keys in the Comment's order. row_to_json over a row of exactly these columns
-    writes byte for byte what orjson writes from a Comment (tests/test_json_by_postgres.py)."""
-    columns = ", ".join(f"{row}.{field.name}" for field in fields(Comment))
-    return f"(SELECT row_to_json(shown) FROM (SELECT {columns}) AS shown)"
-
 
 def _page_sql(by_thread: bool, after: bool, newest_first: bool) -> str:
-    """One keyset-paging query over the (thread, txid, id) or (txid, id) index, answering one
-    row: the page's comments as JSON text (UTF-8 bytes, the array's items without brackets),
-    how many rows were found (one more than asked means there is more), and where the page ends."""
+    """One keyset-paging query over the (thread, txid, id) or (txid, id) index."""
     conditions, n = [_SETTLED, _PUBLIC], 0
     if by_thread:
         n += 1
@@ -73,20 +57,11 @@ def _page_sql(by_thread: bool, after: bool, newest_first: bool) -> str:
     if after:
         conditions.append(f"(txid, id) {'<' if newest_first else '>'} (${n + 1}, ${n + 2})")
         n += 2
-    order = "txid DESC, id DESC" if newest_first else "txid, id"
-    shown = f"rn < ${n + 1}"  # the limit's extra row only says whether there is more
-    # A thread's page also answers the thread's version, read in the same snapshot as the page.
-    version = THREAD_VERSION.replace("%s", "$1") if by_thread else "SELECT NULL::bigint, false"
-    return f"""WITH found AS (
-        SELECT {COLUMNS}, txid FROM comments WHERE {" AND ".join(conditions)} ORDER BY {order} LIMIT ${n + 1}
-    ), numbered AS (SELECT found.*, row_number() OVER (ORDER BY {order}) AS rn FROM found),
-    version (changes, settled) AS ({version})
-    SELECT convert_to(coalesce(string_agg({public_json("numbered")}::text, ',' ORDER BY rn)
-            FILTER (WHERE {shown}), ''), 'UTF8'),
-        count(rn), (array_agg(txid ORDER BY rn DESC) FILTER (WHERE {shown}))[1],
-        (array_agg(id ORDER BY rn DESC) FILTER (WHERE {shown}))[1],
-        (SELECT changes FROM version), (SELECT settled FROM version)
-    FROM numbered"""
+    direction = "DESC" if newest_first else "ASC"
+    return (
+        f"SELECT {COLUMNS}, txid FROM comments WHERE {' AND '.join(conditions)}"
+        f" ORDER BY txid {direction}, id {direction} LIMIT ${n + 1}"
+    )
 
 
 def _page_name(by_thread: bool, after: bool, newest_first: bool) -> str:
@@ -136,11 +111,9 @@ def _insert_sql(limited: bool) -> str:
 STATEMENTS = {
     "insert_limited": _insert_sql(limited=True),
     "insert_unlimited": _insert_sql(limited=False),
-    "select_comment": f"""SELECT convert_to({public_json("c")}::text, 'UTF8')
-        FROM (SELECT {COLUMNS} FROM comments WHERE id = $1 AND {_PUBLIC}) AS c""",
+    "select_comment": f"SELECT {COLUMNS} FROM comments WHERE id = $1 AND {_PUBLIC}",
     # A hidden comment has no position to the public: as if it never existed.
     "select_position": f"SELECT txid, id FROM comments WHERE id = $1 AND {_PUBLIC}",
-    "select_thread_version": THREAD_VERSION.replace("%s", "$1"),
     **{_page_name(*variant): _page_sql(*variant) for variant in product((False, True), repeat=3)},
 }
 # Run on every new connection: prepare all statements, and report what the service relies on.
@@ -169,10 +142,9 @@ _MEDIA_GONE = "comment_media_media_id_fkey"
 
 @dataclass(frozen=True)
 class Page:
-    comments_json: bytes  # the comments as the API shows them, comma-separated JSON objects
+    comments: list[Comment]
     more: bool  # whether comments beyond this page were already there
     last: Position | None  # the ordering key of the last comment returned
-    version: int | None  # the thread's version, when it is settled (listings of one thread)
 
 
 class CommentDatabase:
@@ -291,10 +263,9 @@ class CommentDatabase:
             return None
         return cursor.fetchone() if one else cursor.fetchall()
 
-    def get(self, comment_id: int, *, reader: Reader = None) -> bytes | None:
-        """One public comment as the API shows it: JSON, made by PostgreSQL."""
+    def get(self, comment_id: int, *, reader: Reader = None) -> Comment | None:
         row = self._read("select_comment", (comment_id,), one=True, reader=reader)
-        return bytes(row[0]) if row else None
+        return Comment(*row) if row else None
 
     def position_of(self, comment_id: int, *, reader: Reader = None) -> Position | None:
         """The ordering key of a comment (to honour a v1 cursor, which named only an id)."""
@@ -315,15 +286,10 @@ class CommentDatabase:
         """
         name = _page_name(thread is not None, after is not None, newest_first)
         params = (*((thread,) if thread is not None else ()), *((after.txid, after.id) if after else ()), limit + 1)
-        comments_json, found, last_txid, last_id, changes, settled = self._read(name, params, one=True, reader=reader)
-        last = Position(last_txid, last_id) if last_txid is not None else None
-        return Page(bytes(comments_json), found > limit, last, changes if settled else None)
-
-    def thread_version(self, thread: str, *, reader: Reader = None) -> int | None:
-        """The thread's version if every change it counts is settled (shown by listings), else
-        None: one index lookup, to answer a revalidation without a page query."""
-        changes, settled = self._read("select_thread_version", (thread,), one=True, reader=reader)
-        return changes if settled else None
+        rows = self._read(name, params, reader=reader)
+        more, rows = len(rows) > limit, rows[:limit]
+        last = Position(rows[-1][-1], rows[-1][0]) if rows else None
+        return Page([Comment(*row[:-1]) for row in rows], more, last)
 
     def applied_migrations(self) -> set[str]:
         """Versions recorded by the migration runner (empty if it never ran)."""

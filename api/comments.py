@@ -15,7 +15,6 @@ from core.exceptions import CommentNotFound, InvalidInput, ServiceError
 from db import database
 from media import storage
 from web import auth, idempotency, payload
-from web.json_provider import json_response
 
 blueprint = Blueprint("comments", __name__)
 
@@ -78,11 +77,6 @@ def _post(new: NewComment, images: list[dict], media_ids: list[int], limited: bo
 @blueprint.get("/comments")
 def list_comments():
     query = payload.read_list_query(request)
-    if query.thread is not None and request.if_none_match:
-        # A revalidation: one index lookup answers it while the thread has not changed.
-        version = database().thread_version(query.thread, reader=auth.current_client)
-        if version is not None and request.if_none_match.contains_weak(_etag(version)):
-            return _not_modified(version)
     after = query.after if query.legacy_after_id is None else _legacy_position(query.legacy_after_id)
     page = database().page(
         thread=query.thread,
@@ -94,34 +88,10 @@ def list_comments():
     # Where this page ends: ask from there for the next page now, or for new comments later.
     end = payload.encode_cursor(page.last or after or START)
     next_cursor = end if page.more else None
-    # The comments arrive as JSON made by PostgreSQL; the cursors are base64url, safe in quotes.
-    body = b'{"comments":[%b],"next_cursor":%b,"poll_cursor":"%b"}' % (
-        page.comments_json,
-        f'"{next_cursor}"'.encode() if next_cursor else b"null",
-        end.encode(),
-    )
-    response = json_response(body)
+    response = jsonify(comments=page.comments, next_cursor=next_cursor, poll_cursor=end)
     if next_cursor:
         response.headers["Link"] = f'</comments?{urlencode(query.link_params(next_cursor))}>; rel="next"'
-    if page.version is not None:
-        _tag(response, page.version)
     return response
-
-
-def _etag(version: int) -> str:
-    """A thread's listings as of its version (the value inside W/"..."). The image URLs' prefix
-    is part of it: another MEDIA_PUBLIC_URL makes other bytes."""
-    return f"{version}-{current_app.extensions['etag_salt']}"
-
-
-def _tag(response: Response, version: int) -> Response:
-    response.set_etag(_etag(version), weak=True)  # weak: a proxy may compress the bytes
-    response.headers["Cache-Control"] = "no-cache"  # may be kept, but asked about each time
-    return response
-
-
-def _not_modified(version: int) -> Response:
-    return _tag(Response(status=304), version)
 
 
 @blueprint.get("/comments/<id:comment_id>")
@@ -129,7 +99,7 @@ def get_comment(comment_id: int):
     comment = database().get(comment_id, reader=auth.current_client)
     if comment is None:
         raise CommentNotFound(comment_id)
-    return json_response(comment)
+    return jsonify(comment)
 
 
 def _legacy_position(comment_id: int):

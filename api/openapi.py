@@ -326,25 +326,13 @@ DOCUMENT = {
             "get": {
                 "operationId": "listComments",
                 "summary": "List comments, oldest first unless order=newest; keyset-paged.",
-                "description": (
-                    "A page of one thread carries a weak ETag (the thread's version) once every change to the"
-                    " thread is shown; sent back in If-None-Match, it is answered 304 while the thread has not"
-                    " changed."
-                ),
-                "parameters": [
-                    *_PARAMETERS,
-                    {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
-                ],
+                "parameters": _PARAMETERS,
                 "responses": {
                     "200": _json(
                         _ref("CommentPage"),
                         "A page of comments.",
-                        {
-                            "Link": {"schema": {"type": "string"}, "description": 'rel="next" when there is more.'},
-                            "ETag": {"schema": {"type": "string"}, "description": "With thread, once settled."},
-                        },
+                        {"Link": {"schema": {"type": "string"}, "description": 'rel="next" when there is more.'}},
                     ),
-                    "304": {"description": "The thread has not changed since the ETag given in If-None-Match."},
                     "400": _error("BadRequest"),
                     "503": _error("Unavailable"),
                 },

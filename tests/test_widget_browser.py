@@ -294,21 +294,6 @@ def test_the_widget_links_exactly_what_the_server_counts(chrome, service, thread
     assert sum(shown) > 10  # the corpus has links in it
 
 
-def test_a_second_visit_revalidates_the_thread_and_gets_304(chrome, service, thread):
-    """The thread's ETag: the browser's own cache asks If-None-Match, the API answers 304, and
-    the widget shows the same comments."""
-    seed(service, thread, "Ann", "Cached words")
-
-    def not_modified() -> int:
-        return sum(1 for e in service.log_entries() if e.get("path") == "/comments" and e.get("status") == 304)
-
-    before = not_modified()
-    open_demo(chrome, service, thread)
-    open_demo(chrome, service, thread)
-    until(chrome, lambda: not_modified() > before)
-    assert texts(chrome) == ["Cached words"]
-
-
 def test_keyboard_only_posting(chrome, service, thread):
     open_demo(chrome, service, thread)
     chrome.execute_script("localStorage.removeItem('comments-widget:name')")

@@ -1,15 +1,11 @@
 """Flask's JSON responses through orjson: several times faster than the standard library at
 turning a page of comments into bytes, with the same output (UTF-8, keys in order, compact).
 
-Public reads arrive as JSON text made by PostgreSQL (db.py) and are sent as they are
-(`json_response`), with the same headers as any other JSON answer.
-
 Request bodies are still parsed by payload.py with the standard library, whose errors for NaN,
 deep nesting and huge integers the validation relies on.
 """
 
 import orjson
-from flask import Response, current_app
 from flask.json.provider import JSONProvider
 
 
@@ -25,8 +21,3 @@ class OrjsonProvider(JSONProvider):
     def response(self, *args, **kwargs):
         body = orjson.dumps(self._prepare_response_obj(args, kwargs))
         return self._app.response_class(body, mimetype=self.mimetype)
-
-
-def json_response(body: bytes) -> Response:
-    """A 200 whose body is JSON text already (made by PostgreSQL): no parsing, no re-encoding."""
-    return current_app.response_class(body, mimetype=OrjsonProvider.mimetype)
