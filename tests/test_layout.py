@@ -137,7 +137,7 @@ def test_the_rules_see_real_imports():
 
 
 @pytest.mark.skipif(not (ROOT / "bench").exists(), reason="the image carries no benchmark")
-@pytest.mark.parametrize("script", ["run", "ab", "post_profile", "widget_load", "ceiling", "duplicate_cost"])
+@pytest.mark.parametrize("script", ["run", "ab", "post_profile", "widget_load", "ceiling", "duplicate_cost", "seams"])
 def test_the_benchmark_scripts_import(script, monkeypatch):
     """bench/ is not imported by the service or the suite otherwise: a move must not break it."""
     monkeypatch.syspath_prepend(str(ROOT / "bench"))
