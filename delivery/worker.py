@@ -177,6 +177,8 @@ class Worker:
     def _email(self, reply: dict) -> webhooks.Outcome:
         # Asked now, not when the event was written: the reply must still be public, and its
         # parent's author still subscribed.
+        if reply.get("comment") is None:  # hidden or erased since: a later event, if any, carries it
+            return webhooks.Outcome("delivered", "not sent: the reply was hidden after this event")
         recipient = mail.recipient_of(self.database, reply["id"])
         if recipient is None:
             return webhooks.Outcome("delivered", "not sent: the reply is hidden or the author unsubscribed")
