@@ -46,6 +46,7 @@ COPY core/ core/
 COPY delivery/ delivery/
 COPY media/ media/
 COPY store/ store/
+COPY transfer/ transfer/
 COPY web/ web/
 # The widget: its demo page and the bundle, never its source or Node; but for the link rule,
 # which the server reads too (core/spam.py).

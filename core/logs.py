@@ -37,18 +37,19 @@ def _timestamp(created: float) -> str:
     return f"{seconds}.{int(created % 1 * 1000):03d}Z"
 
 
-def handler_config(level: str) -> dict:
-    """A logging.config dictConfig that sends every logger to stdout as JSON (used by gunicorn too)."""
+def handler_config(level: str, stream=None) -> dict:
+    """A logging.config dictConfig that sends every logger to stdout as JSON (used by gunicorn too).
+    A command whose stdout is its output (export) passes stderr instead."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter}},
-        "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": sys.stdout}},
+        "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": stream or sys.stdout}},
         "root": {"level": level.upper(), "handlers": ["stdout"]},
         # gunicorn's own messages join the same stream (its access log is off: see gunicorn.conf.py).
         "loggers": {"gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True}},
     }
 
 
-def configure(level: str) -> None:
-    logging.config.dictConfig(handler_config(level))
+def configure(level: str, stream=None) -> None:
+    logging.config.dictConfig(handler_config(level, stream))
