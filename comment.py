@@ -21,6 +21,8 @@ EDITABLE_FIELDS = frozenset(("name", "comment"))
 # (and from filling the outbox with edit events).
 MAX_EDITS = 20
 PUBLIC_STATUSES = ("published", "deleted")  # what anyone may see; deleted ones as tombstones
+# What a comment shows once its words are withdrawn (erased, or hidden from an event's receivers).
+WITHDRAWN_WORDS = {"name": None, "comment": None, "images": []}
 # What trimming removes: whitespace, but not the C0/C1 controls that Python's str.strip() also
 # counts as whitespace (U+001C-U+001F, U+0085), which must be rejected, not silently dropped.
 TRIMMED = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\x1c\x1d\x1e\x1f\x85")

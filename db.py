@@ -22,7 +22,7 @@ import psycopg2.errors
 import psycopg2.extras
 from flask import current_app
 
-from comment import PUBLIC_STATUSES, Comment, NewComment, Position, sql_rfc3339
+from comment import PUBLIC_STATUSES, WITHDRAWN_WORDS, Comment, NewComment, Position, sql_rfc3339
 from core.exceptions import (
     Conflict,
     DatabaseMisconfigured,
@@ -254,10 +254,12 @@ class CommentDatabase:
         if limit and rate_limits.should_prune():
             self._statement(rate_limits.PRUNE, (), cursor, rows=False)
 
-    def _statement(self, sql: str, params: tuple, cursor, *, one: bool = False, rows: bool = True):
+    def _statement(
+        self, sql: str, params: tuple, cursor, *, one: bool = False, rows: bool = True, pool: str = "primary"
+    ):
         """One statement on the caller's cursor (its transaction), or autocommit on the pool."""
         if cursor is None:
-            return self._run(sql, params, one=one, rows=rows)
+            return self._run(sql, params, one=one, rows=rows, pool=pool)
         cursor.execute(sql, params)
         if not rows:
             return None
@@ -348,10 +350,7 @@ class CommentDatabase:
 
     def _execute(self, name: str, params: tuple, *, one: bool = False, cursor=None, pool: str = "primary"):
         sql = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})"
-        if cursor is not None:
-            cursor.execute(sql, params)
-            return cursor.fetchone() if one else cursor.fetchall()
-        return self._run(sql, params, one=one, pool=pool)
+        return self._statement(sql, params, cursor, one=one, pool=pool)
 
     def _run(self, sql: str, params: tuple, *, one: bool = False, rows: bool = True, pool: str = "primary"):
         pool = self._get_pool(pool)
@@ -456,7 +455,7 @@ def erase(cursor, comment_id: int) -> Erased | None:
 # Saved answers (idempotency.py) that show a comment being erased: shown again as erased.
 _SAVED_ANSWERS = "SELECT client, key, body FROM idempotency_keys WHERE comment_id = %s FOR UPDATE"
 _REWRITE_SAVED = "UPDATE idempotency_keys SET body = %s, sealed_token = NULL WHERE client = %s AND key = %s"
-ERASED_FIELDS = {"name": None, "comment": None, "status": "deleted", "images": []}
+ERASED_FIELDS = {**WITHDRAWN_WORDS, "status": "deleted"}
 
 
 def _forget_saved_words(cursor, comment_id: int) -> None:

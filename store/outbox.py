@@ -8,7 +8,15 @@ destination) -> claim (worker: a lease, FOR UPDATE SKIP LOCKED) -> delivered, re
 failed for good -> removed after the retention period, in batches.
 """
 
-from comment import sql_rfc3339
+import orjson
+
+from comment import WITHDRAWN_WORDS, sql_rfc3339
+
+
+def _json(value: dict) -> str:
+    """A constant as a JSON literal for the statements below (no quotes in it to escape)."""
+    return orjson.dumps(value).decode()
+
 
 EVENT_TYPES = ("comment.created", "comment.published", "comment.edited", "comment.hidden", "comment.deleted")
 DELIVERY_STATES = ("pending", "delivered", "failed")
@@ -41,16 +49,16 @@ NOTIFY_IF_EVENTS = "(SELECT pg_notify('outbox', '') WHERE EXISTS (SELECT FROM ev
 # A deletion: the comment as the public last saw it, without its words.
 RECORD_DELETION = f"""INSERT INTO outbox (type, comment_id, comment)
     SELECT 'comment.deleted', c.id,
-        {PUBLIC_JSON} || '{{"name": null, "comment": null, "status": "deleted", "images": []}}'
+        {PUBLIC_JSON} || '{_json({**WITHDRAWN_WORDS, "status": "deleted"})}'
     FROM comments c WHERE c.id = %s AND c.status <> 'rejected'"""
 # A published comment the public can no longer see (rejected, or edited back into the queue):
 # its new status, without its words, so that a receiver mirroring comments takes it down.
 RECORD_HIDDEN = f"""INSERT INTO outbox (type, comment_id, comment)
-    SELECT 'comment.hidden', c.id, {PUBLIC_JSON} || '{{"name": null, "comment": null, "images": []}}'
+    SELECT 'comment.hidden', c.id, {PUBLIC_JSON} || '{_json(WITHDRAWN_WORDS)}'
     FROM comments c WHERE c.id = %s"""
 # Every event already written about a comment that was erased or hidden loses its words, so a
 # late delivery, a retry or an operator's "retry" never carries them again.
-FORGET_WORDS = """UPDATE outbox SET comment = comment || '{"name": null, "comment": null, "images": []}'
+FORGET_WORDS = f"""UPDATE outbox SET comment = comment || '{_json(WITHDRAWN_WORDS)}'
     WHERE comment_id = %s AND (comment ->> 'name' IS NOT NULL OR comment ->> 'comment' IS NOT NULL
         OR comment -> 'images' <> '[]')"""
 # Workers LISTEN on this channel; a notification is sent when the transaction commits.

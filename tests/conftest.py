@@ -7,6 +7,7 @@ starts a throwaway embedded PostgreSQL in a temporary folder, far from the dev d
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -97,6 +98,25 @@ def empty_tables(database_url: str) -> None:
             " RESTART IDENTITY"
         )
     conn.close()
+
+
+def query(database_url: str, sql: str, params=()) -> list[tuple]:
+    """One statement, committed, on a connection of the test's own; its rows ([] for none)."""
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall() if cursor.description else []
+    conn.close()
+    return found
+
+
+def wait_until(condition, timeout: float = 15, every: float = 0.05):
+    """Until condition() is true (its value is returned), or fail after `timeout` seconds: for
+    what another thread or process does, instead of a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()) and time.monotonic() < deadline:
+        time.sleep(every)
+    assert result, "the condition was not met in time"
+    return result
 
 
 @pytest.fixture

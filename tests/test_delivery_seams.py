@@ -8,34 +8,17 @@ import socket
 import threading
 import time
 
-import psycopg2
 import pytest
 
 from app import create_app
 from delivery import webhooks, worker
 from store import outbox
-from tests.conftest import TEST_ENVIRONMENT, s3_client, settings_for, stored_keys
+from tests.conftest import TEST_ENVIRONMENT, query, s3_client, settings_for, stored_keys, wait_until
 from tests.receivers import Mailbox, Receiver, WorkerProcess
 from tests.test_worker import SECRET, worker_env
 
 ADMIN = {"Authorization": f"Bearer {TEST_ENVIRONMENT['ADMIN_TOKEN']}"}
 AS_BOB = {"environ_base": {"REMOTE_ADDR": "198.51.100.2"}}
-
-
-def query(database_url: str, sql: str, params=()) -> list[tuple]:
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall() if cursor.description else []
-    conn.close()
-    return found
-
-
-def wait_until(condition, timeout: float = 15, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()) and time.monotonic() < deadline:
-        time.sleep(every)
-    assert result, "the condition was not met in time"
-    return result
 
 
 def post(client, **fields) -> dict:

@@ -1,14 +1,15 @@
 """`pipenv run export`: every comment as a JSON line, parents before replies, private fields only
 when asked, filters by thread and time; run as the real command against real PostgreSQL."""
 
+import io
 import os
 import subprocess
 import sys
 
 import orjson
-import psycopg2
 
-from tests.conftest import TEST_ENVIRONMENT
+from tests import pictures
+from tests.conftest import TEST_ENVIRONMENT, query, stored_keys
 from tests.service import ROOT
 
 ADMIN = {"Authorization": f"Bearer {TEST_ENVIRONMENT['ADMIN_TOKEN']}"}
@@ -61,9 +62,7 @@ def test_filters_by_thread_and_time(client, clean_database):
     seed(client)
     _, thread_b = export(clean_database, "--thread", "b")
     assert [line["thread"] for line in thread_b] == ["b"]
-    with psycopg2.connect(clean_database) as conn, conn.cursor() as cursor:
-        cursor.execute("UPDATE comments SET created_at = '2020-01-01T00:00:00Z' WHERE thread = 'a'")
-    conn.close()
+    query(clean_database, "UPDATE comments SET created_at = '2020-01-01T00:00:00Z' WHERE thread = 'a'")
     _, recent = export(clean_database, "--since", "2021-01-01T00:00:00Z")
     assert [line["thread"] for line in recent] == ["b"]
 
@@ -73,3 +72,14 @@ def test_a_bad_time_is_refused_with_a_clear_error(clean_database):
     result = subprocess.run([sys.executable, "-m", "transfer.export", "--since", "yesterday"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 2 and "is not an ISO 8601 time" in result.stderr and result.stdout == ""
+
+
+def test_images_are_exported_as_their_object_keys(media_client, clean_database, media_environment):
+    data = {"name": "Ann", "comment": "a picture", "image": [(io.BytesIO(pictures.still("PNG")), "a.png")]}
+    made = media_client.post("/comments", data=data, content_type="multipart/form-data").get_json()
+    _, (line,) = export(clean_database)
+    (image,) = line["images"]
+    assert list(image) == ["key", "content_type", "width", "height", "bytes"]
+    assert made["images"][0]["url"].endswith(f"/media/{image['key']}") and image["key"] in stored_keys(
+        media_environment
+    )

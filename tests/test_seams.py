@@ -17,24 +17,10 @@ from app import create_app
 from db import CommentDatabase
 from store import rate_limits
 from tests import pictures
-from tests.conftest import TEST_ENVIRONMENT, s3_client, settings_for, stored_keys
+from tests.conftest import TEST_ENVIRONMENT, query, s3_client, settings_for, stored_keys
 from tests.service import Service
 
 ADMIN = {"Authorization": f"Bearer {TEST_ENVIRONMENT['ADMIN_TOKEN']}"}
-
-
-def rows(database_url: str, sql: str, params: tuple = ()) -> list[tuple]:
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
-    conn.close()
-    return found
-
-
-def execute(database_url: str, sql: str, params: tuple = ()) -> None:
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
-        cursor.execute(sql, params)
-    conn.close()
 
 
 def make_client(database_url: str, **env: str):
@@ -62,11 +48,11 @@ def post_images(client, *images: bytes, headers=None, **fields):
 def test_1_a_keyed_post_that_prunes_expired_limits_commits(clean_database, monkeypatch):
     app, client = make_client(clean_database, RATE_LIMIT_POSTS="5/minute", DB_STATEMENT_TIMEOUT_MS="1000")
     assert client.post("/comments", json={"name": "A", "comment": "first"}).status_code == 201
-    execute(clean_database, "UPDATE post_limits SET tat = now() - interval '1 hour'")  # long expired: prunable
+    query(clean_database, "UPDATE post_limits SET tat = now() - interval '1 hour'")  # long expired: prunable
     monkeypatch.setattr(rate_limits, "should_prune", lambda: True)  # this request is the one that prunes
     response = client.post("/comments", json={"name": "A", "comment": "second"}, headers=keyed("k"))
     assert response.status_code == 201, response.get_json()
-    assert rows(clean_database, "SELECT count(*) FROM comments") == [(2,)]
+    assert query(clean_database, "SELECT count(*) FROM comments") == [(2,)]
     app.extensions["comments_db"].close()
 
 
@@ -160,7 +146,7 @@ def test_3_refused_image_posts_leave_no_object(clean_database, media_environment
     reused = post_images(client, pictures.still("PNG", colour=(2, 2, 2)), headers=keyed("r"))
     assert reused.status_code == 422
     assert stored_keys(media_environment) == kept and len(kept) == 2
-    assert rows(clean_database, "SELECT count(*) FROM media") == [(2,)]
+    assert query(clean_database, "SELECT count(*) FROM media") == [(2,)]
     app.extensions["comments_db"].close()
 
 
@@ -170,7 +156,7 @@ def test_3_refused_image_posts_leave_no_object(clean_database, media_environment
 def test_4_the_saved_answer_keeps_the_edit_token_only_sealed(client, clean_database):
     first = client.post("/comments", json={"name": "A", "comment": "secret keeper"}, headers=keyed("s"))
     token = first.get_json()["edit_token"]
-    ((body, sealed),) = rows(clean_database, "SELECT body, sealed_token FROM idempotency_keys")
+    ((body, sealed),) = query(clean_database, "SELECT body, sealed_token FROM idempotency_keys")
     assert token.encode() not in bytes(body) and token.encode() not in bytes(sealed)
     again = client.post("/comments", json={"name": "A", "comment": "secret keeper"}, headers=keyed("s"))
     assert again.get_data() == first.get_data()  # byte for byte, the token back in its place
@@ -194,7 +180,7 @@ def test_4_a_retry_after_erasure_does_not_bring_the_words_back(client, clean_dat
         shown = replay.get_json()
         assert shown["id"] == created["id"] and shown["status"] == "deleted"
         assert shown["name"] is None and shown["comment"] is None and "edit_token" not in shown
-    saved = b"".join(bytes(body) for (body,) in rows(clean_database, "SELECT body FROM idempotency_keys"))
+    saved = b"".join(bytes(body) for (body,) in query(clean_database, "SELECT body FROM idempotency_keys"))
     assert b"words to erase" not in saved and b"Ann Words" not in saved
 
 
@@ -211,6 +197,19 @@ def test_5_edits_count_against_the_posting_limit(clean_database):
     assert [r.status_code for r in statuses] == [200, 200, 429]
     assert statuses[-1].get_json()["code"] == "rate_limited" and "Retry-After" in statuses[-1].headers
     assert client.post("/comments", json={"name": "A", "comment": "new"}).status_code == 429  # one budget
+    app.extensions["comments_db"].close()
+
+
+def test_5_a_keyed_edit_is_replayed_even_after_the_limit_is_reached(clean_database):
+    app, client = make_client(clean_database, RATE_LIMIT_POSTS="2/minute")
+    created = client.post("/comments", json={"name": "A", "comment": "v0"}).get_json()
+    path, auth = f"/comments/{created['id']}", bearer(created["edit_token"])
+    first = client.patch(path, json={"comment": "v1"}, headers=keyed("edit-1", **auth))
+    assert first.status_code == 200
+    assert client.patch(path, json={"comment": "v2"}, headers=auth).status_code == 429  # the budget is spent
+    again = client.patch(path, json={"comment": "v1"}, headers=keyed("edit-1", **auth))
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_data() == first.get_data()
     app.extensions["comments_db"].close()
 
 
@@ -394,7 +393,7 @@ def test_18_without_public_url_links_use_the_port_listened_on():
 
 def test_18_admin_events_show_no_credentials_in_destinations(client, clean_database):
     created = client.post("/comments", json={"name": "A", "comment": "x"}).get_json()
-    execute(
+    query(
         clean_database,
         "INSERT INTO deliveries (event, comment_id, destination, state) SELECT id, comment_id, %s, 'failed'"
         " FROM outbox LIMIT 1",

@@ -11,6 +11,7 @@ import psycopg2
 import pytest
 import requests
 
+from tests.conftest import query, wait_until
 from tests.service import Posters, Service
 from tests.test_outage import stored_ids
 
@@ -61,21 +62,11 @@ def test_sigkill_after_a_burst_keeps_everything_acknowledged(service, clean_data
     assert set(acknowledged) == stored_ids(clean_database, "burst")
 
 
-def wait_until(condition, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition was not met in time"
-        time.sleep(0.02)
-
-
 def waiting_on_a_lock(database_url: str) -> bool:
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'comments-api' AND wait_event_type = 'Lock'"
-        )
-        (waiting,) = cursor.fetchone()
-    conn.close()
-    return waiting > 0
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'comments-api' AND wait_event_type = 'Lock'"
+    )
+    return query(database_url, waiting) != [(0,)]
 
 
 def wait_for_workers(service: Service, count: int, timeout: float = 10) -> set[int]:

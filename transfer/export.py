@@ -28,6 +28,7 @@ FORMAT, VERSION = "comments-api", 1
 BATCH = 2000  # rows fetched from the server at a time
 PUBLIC_FIELDS = ("id", "thread", "parent_id", "name", "comment", "status", "created_at", "edited_at", "images")
 PRIVATE_FIELDS = ("email", "notify_replies", "client")
+IMAGE_FIELDS = ("key", "content_type", "width", "height", "bytes")  # in this order (jsonb keeps its own)
 # Images as their object keys (not URLs, which depend on where the service runs).
 SELECT = f"""SELECT id, thread, parent_id, name, comment, status, {sql_rfc3339("created_at")},
     {sql_rfc3339("edited_at")}, images::text, email, notify_replies, client
@@ -82,7 +83,7 @@ def comments(settings, thread: str | None, since: datetime | None, private: bool
 def _record(row: tuple, private: bool) -> dict:
     *public, images, email, notify_replies, client = row
     record = dict(zip(PUBLIC_FIELDS[:-1], public, strict=True))
-    record["images"] = orjson.loads(images)  # [{"key", "content_type", "width", "height", "bytes"}]
+    record["images"] = [{field: image[field] for field in IMAGE_FIELDS} for image in orjson.loads(images)]
     if private:
         record.update(email=email, notify_replies=notify_replies, client=client)
     return record

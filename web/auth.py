@@ -10,7 +10,7 @@ import hmac
 import ipaddress
 import secrets
 
-from flask import Request, current_app, request
+from flask import Request, current_app, g, request
 
 TOKEN_BYTES = 24  # 192 random bits, 32 URL-safe characters
 
@@ -77,5 +77,8 @@ def is_address(value: str | None) -> bool:
 
 
 def current_client() -> str:
-    """The pseudonym of the address the current request came from."""
-    return client_fingerprint(current_app.config["SETTINGS"].secret_key, request.remote_addr)
+    """The pseudonym of the address the current request came from (an HMAC: computed once per
+    request, however many steps of a write ask for it)."""
+    if "client" not in g:
+        g.client = client_fingerprint(current_app.config["SETTINGS"].secret_key, request.remote_addr)
+    return g.client

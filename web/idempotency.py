@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import orjson
 import psycopg2.errors
-from flask import Request, Response, current_app
+from flask import Request, Response, current_app, g
 
 from core.exceptions import Conflict, IdempotencyKeyReused, InvalidInput
 from db import database
@@ -49,8 +49,7 @@ CLAIM = f"""INSERT INTO idempotency_keys (client, key, fingerprint) VALUES (%s, 
     RETURNING true"""
 SAVED = "SELECT fingerprint, status, body, location, sealed_token FROM idempotency_keys WHERE client = %s AND key = %s"
 # A saved answer that has not expired, looked up before any work (a running claim has no status yet).
-SAVED_ANSWER = f"""SELECT fingerprint, status, body, location, sealed_token FROM idempotency_keys
-    WHERE client = %s AND key = %s AND status IS NOT NULL AND created_at >= now() - interval '{KEPT_FOR}'"""
+SAVED_ANSWER = f"{SAVED} AND status IS NOT NULL AND created_at >= now() - interval '{KEPT_FOR}'"
 SAVE = """UPDATE idempotency_keys SET status = %s, body = %s, location = %s, sealed_token = %s, comment_id = %s
     WHERE client = %s AND key = %s"""
 SECRET_FIELD = "edit_token"  # shown once in a 201; kept only sealed
@@ -82,6 +81,14 @@ def fingerprint(request: Request, fields: dict, uploads: list[bytes] = ()) -> by
     return digest.digest()
 
 
+def _asked(request: Request, fields: dict, uploads: list[bytes]) -> bytes:
+    """The request's fingerprint, computed once per request (replay and run_once both need it,
+    and hashing a post's images twice would double the dearest part)."""
+    if "idempotency_fingerprint" not in g:
+        g.idempotency_fingerprint = fingerprint(request, fields, uploads)
+    return g.idempotency_fingerprint
+
+
 def replay(request: Request, fields: dict, uploads: list[bytes] = ()) -> Response | None:
     """The saved answer to this client's key, if there is one (before doing any work); None
     without a key or a saved answer; IdempotencyKeyReused if the key was used for another request."""
@@ -89,7 +96,7 @@ def replay(request: Request, fields: dict, uploads: list[bytes] = ()) -> Respons
     if key is None:
         return None
     saved = database().query(SAVED_ANSWER, (auth.current_client(), key), one=True)
-    return _replay(saved, fingerprint(request, fields, uploads)) if saved else None
+    return _replay(saved, _asked(request, fields, uploads)) if saved else None
 
 
 def run_once(request: Request, change: Callable, *, fields: dict, uploads: list[bytes] = ()) -> Response:
@@ -101,7 +108,7 @@ def run_once(request: Request, change: Callable, *, fields: dict, uploads: list[
         with db.transaction() as cursor:
             return change(cursor)
     client = auth.current_client()
-    asked = fingerprint(request, fields, uploads)
+    asked = _asked(request, fields, uploads)
     with db.transaction() as cursor:
         try:
             cursor.execute(CLAIM, (client, key, asked))
