@@ -20,6 +20,7 @@ EDITABLE_FIELDS = frozenset(("name", "comment"))
 # Fixing a typo takes a few edits; a bound keeps one edit token from rewriting a comment forever
 # (and from filling the outbox with edit events).
 MAX_EDITS = 20
+STATUSES = ("published", "pending", "rejected", "deleted")
 PUBLIC_STATUSES = ("published", "deleted")  # what anyone may see; deleted ones as tombstones
 # What a comment shows once its words are withdrawn (erased, or hidden from an event's receivers).
 WITHDRAWN_WORDS = {"name": None, "comment": None, "images": []}
@@ -88,13 +89,20 @@ def sql_rfc3339(column: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """A comment's place in listings: (its transaction's id, its id). See migrations/0002."""
+    """A comment's place in listings: (its transaction's id, its creation time, its id). See
+    migrations/0002 and 0011. created_at is RFC 3339 as the API shows it, or PostgreSQL's
+    "-infinity"/"infinity" for a position before or after a whole transaction's comments."""
 
     txid: int
+    created_at: str
     id: int
 
+    @classmethod
+    def of(cls, txid: int, comment: "Comment") -> "Position":
+        return cls(txid, comment.created_at, comment.id)
 
-START = Position(0, 0)  # before every comment
+
+START = Position(0, "-infinity", 0)  # before every comment
 
 
 # Unicode's control characters (category Cc) are exactly U+0000-U+001F and U+007F-U+009F;

@@ -49,18 +49,18 @@ _SETTLED = "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
 def _page_sql(by_thread: bool, after: bool, newest_first: bool) -> str:
-    """One keyset-paging query over the (thread, txid, id) or (txid, id) index."""
+    """One keyset-paging query over the (thread, txid, created_at, id) or (txid, created_at, id) index."""
     conditions, n = [_SETTLED, _PUBLIC], 0
     if by_thread:
         n += 1
         conditions.append(f"thread = ${n}")
     if after:
-        conditions.append(f"(txid, id) {'<' if newest_first else '>'} (${n + 1}, ${n + 2})")
-        n += 2
+        conditions.append(f"(txid, created_at, id) {'<' if newest_first else '>'} (${n + 1}, ${n + 2}, ${n + 3})")
+        n += 3
     direction = "DESC" if newest_first else "ASC"
     return (
         f"SELECT {COLUMNS}, txid FROM comments WHERE {' AND '.join(conditions)}"
-        f" ORDER BY txid {direction}, id {direction} LIMIT ${n + 1}"
+        f" ORDER BY txid {direction}, created_at {direction}, id {direction} LIMIT ${n + 1}"
     )
 
 
@@ -113,7 +113,7 @@ STATEMENTS = {
     "insert_unlimited": _insert_sql(limited=False),
     "select_comment": f"SELECT {COLUMNS} FROM comments WHERE id = $1 AND {_PUBLIC}",
     # A hidden comment has no position to the public: as if it never existed.
-    "select_position": f"SELECT txid, id FROM comments WHERE id = $1 AND {_PUBLIC}",
+    "select_position": f"SELECT txid, {sql_rfc3339('created_at')}, id FROM comments WHERE id = $1 AND {_PUBLIC}",
     **{_page_name(*variant): _page_sql(*variant) for variant in product((False, True), repeat=3)},
 }
 # Run on every new connection: prepare all statements, and report what the service relies on.
@@ -281,17 +281,19 @@ class CommentDatabase:
     def page(
         self, *, thread: str | None, after: Position | None, limit: int, newest_first: bool, reader: Reader = None
     ) -> Page:
-        """Up to `limit` comments in (txid, id) order, strictly beyond `after` (keyset paging).
+        """Up to `limit` comments in (txid, created_at, id) order, strictly beyond `after` (keyset paging).
 
         Only comments of settled transactions are listed, so a comment committed later can
         never land behind a position a reader has already passed: every comment is seen once.
         """
         name = _page_name(thread is not None, after is not None, newest_first)
-        params = (*((thread,) if thread is not None else ()), *((after.txid, after.id) if after else ()), limit + 1)
+        beyond = (after.txid, after.created_at, after.id) if after else ()
+        params = (*((thread,) if thread is not None else ()), *beyond, limit + 1)
         rows = self._read(name, params, reader=reader)
         more, rows = len(rows) > limit, rows[:limit]
-        last = Position(rows[-1][-1], rows[-1][0]) if rows else None
-        return Page([Comment(*row[:-1]) for row in rows], more, last)
+        comments = [Comment(*row[:-1]) for row in rows]
+        last = Position.of(rows[-1][-1], comments[-1]) if rows else None
+        return Page(comments, more, last)
 
     def applied_migrations(self) -> set[str]:
         """Versions recorded by the migration runner (empty if it never ran)."""

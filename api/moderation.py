@@ -49,7 +49,7 @@ def list_comments():
     rows = database().query(sql, params)
     more, rows = len(rows) > query.limit, rows[: query.limit]
     comments = [AdminComment(*row[:-1]) for row in rows]
-    next_cursor = payload.encode_cursor(Position(rows[-1][-1], rows[-1][0])) if more else None
+    next_cursor = payload.encode_cursor(Position.of(rows[-1][-1], comments[-1])) if more else None
     response = jsonify(comments=comments, next_cursor=next_cursor)
     if next_cursor:
         response.headers["Link"] = f'</admin/comments?{urlencode(query.link_params(next_cursor))}>; rel="next"'
@@ -144,17 +144,17 @@ def _record(cursor, action: str, comment_id: int, old_status: str, new_status: s
 
 
 def _page_sql(query: payload.AdminListQuery) -> tuple[str, tuple]:
-    """Newest first, every status, keyset-paged on (txid, id) like the public listing."""
+    """Newest first, every status, keyset-paged on (txid, created_at, id) like the public listing."""
     conditions, params = ["true"], [media.admin_base()]  # ADMIN_COLUMNS' placeholder comes first
     for column, value in (("status", query.status), ("thread", query.thread)):
         if value is not None:
             conditions.append(f"{column} = %s")
             params.append(value)
     if query.before is not None:
-        conditions.append("(txid, id) < (%s, %s)")
-        params += [query.before.txid, query.before.id]
+        conditions.append("(txid, created_at, id) < (%s, %s, %s)")
+        params += [query.before.txid, query.before.created_at, query.before.id]
     sql = (
         f"SELECT {ADMIN_COLUMNS}, txid FROM comments WHERE {' AND '.join(conditions)}"
-        " ORDER BY txid DESC, id DESC LIMIT %s"
+        " ORDER BY txid DESC, created_at DESC, id DESC LIMIT %s"
     )
     return sql, (*params, query.limit + 1)

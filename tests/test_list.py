@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from comment import Position
+from comment import START, Position
 from tests.contract import assert_matches_openapi
 from web.payload import encode_cursor
 
@@ -39,7 +39,7 @@ def walk(client, **params) -> tuple[list[int], int]:
 def test_empty_listing(client):
     response = client.get("/comments")
     assert response.status_code == 200
-    assert response.get_json() == {"comments": [], "next_cursor": None, "poll_cursor": encode_cursor(Position(0, 0))}
+    assert response.get_json() == {"comments": [], "next_cursor": None, "poll_cursor": encode_cursor(START)}
 
 
 def test_lists_all_threads_oldest_first(client, seeded):
@@ -92,7 +92,7 @@ def test_default_page_size_is_20(client, post):
 
 
 def test_a_cursor_past_the_end_gives_an_empty_page(client, seeded):
-    past_the_end = encode_cursor(Position(10**15, 10**12))
+    past_the_end = encode_cursor(Position(10**15, "2020-01-01T00:00:00.000000Z", 10**12))
     body = client.get("/comments", query_string={"cursor": past_the_end}).get_json()
     assert body == {"comments": [], "next_cursor": None, "poll_cursor": past_the_end}
 

@@ -1,8 +1,10 @@
 """Property-based tests of the validation code: whatever it accepts is storable and within the
 contract; whatever it rejects, it rejects with its own error, never with a crash."""
 
+import base64
 import json
 import unicodedata
+from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -81,14 +83,32 @@ def test_any_json_document_is_parsed_or_refused_cleanly(value):
         assert error.code in ("not_an_object", "malformed_json")
 
 
+API_TIMES = st.datetimes(timezones=st.just(UTC)).map(
+    lambda moment: moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+)
+
+
+@given(
+    st.integers(min_value=1, max_value=MAX_BIGINT),
+    API_TIMES | st.sampled_from(["infinity", "-infinity"]),
+    st.integers(min_value=1, max_value=MAX_BIGINT),
+)
+def test_cursors_round_trip(txid, created_at, last_id):
+    cursor = encode_cursor(Position(txid, created_at, last_id))
+    assert decode_cursor(cursor) == Position(txid, created_at, last_id)
+    assert cursor.isascii() and len(cursor) <= 120
+
+
 @given(st.integers(min_value=1, max_value=MAX_BIGINT), st.integers(min_value=1, max_value=MAX_BIGINT))
-def test_cursors_round_trip(txid, last_id):
-    cursor = encode_cursor(Position(txid, last_id))
-    assert decode_cursor(cursor) == Position(txid, last_id)
-    assert cursor.isascii() and len(cursor) <= 60
+def test_a_v2_cursor_names_its_whole_transaction_in_the_direction_of_reading(txid, last_id):
+    cursor = base64.urlsafe_b64encode(f"v2:{txid}:{last_id}".encode()).decode().rstrip("=")
+    assert decode_cursor(cursor) == Position(txid, "infinity", last_id)
+    assert decode_cursor(cursor, newest_first=True) == Position(txid, "-infinity", last_id)
 
 
-@given(st.text(max_size=60))
-def test_arbitrary_cursors_decode_to_a_valid_id_or_nothing(text):
+@given(st.text(max_size=120) | st.builds(lambda text: base64.urlsafe_b64encode(text.encode()).decode(), st.text()))
+def test_arbitrary_cursors_decode_to_a_valid_position_or_nothing(text):
     decoded = decode_cursor(text)
-    assert decoded is None or (0 <= decoded.txid <= MAX_BIGINT and 0 <= decoded.id <= MAX_BIGINT)
+    if decoded is not None:
+        assert 0 <= decoded.txid <= MAX_BIGINT and 0 <= decoded.id <= MAX_BIGINT
+        assert decoded.created_at.endswith("infinity") or datetime.fromisoformat(decoded.created_at)

@@ -3,8 +3,10 @@
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import chain
 from urllib.parse import parse_qsl
 
@@ -12,7 +14,7 @@ from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Epilogue, Field, File, MultipartDecoder, NeedData, Preamble
 
-from comment import FIELD_LIMITS, START, Position, normalize, parse_id, text_problem
+from comment import FIELD_LIMITS, START, STATUSES, Position, normalize, parse_id, text_problem
 from core.exceptions import BodyTooLarge, ImagesDisabled, InvalidInput, UnsupportedMediaType, ValidationError
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -25,7 +27,6 @@ DEFAULT_LIMIT = 20
 ORDERS = ("oldest", "newest")
 LIST_PARAMS = frozenset(("thread", "limit", "order", "cursor"))
 ADMIN_LIST_PARAMS = frozenset(("status", "thread", "limit", "cursor"))
-STATUSES = ("published", "pending", "rejected", "deleted")
 MAX_COUNT_THREADS = 100
 READ_STEP = 16384
 # RFC 2046 caps a boundary at 70 characters, but werkzeug's own test client sometimes makes
@@ -256,7 +257,7 @@ def read_list_query(request: Request) -> ListQuery:
         errors["order"] = "must be oldest or newest"
     after = legacy = None
     if "cursor" in args:
-        after = decode_cursor(args["cursor"])
+        after = decode_cursor(args["cursor"], newest_first=order == "newest")
         legacy = decode_legacy_cursor(args["cursor"]) if after is None else None
         if after is None and legacy is None:
             errors["cursor"] = "is not a cursor this service gave out"
@@ -285,7 +286,7 @@ def read_admin_list_query(request: Request) -> AdminListQuery:
     thread = _thread(args.get("thread"), errors)
     limit = _limit(args.get("limit"), errors)
     before = None
-    if "cursor" in args and (before := decode_cursor(args["cursor"])) is None:
+    if "cursor" in args and (before := decode_cursor(args["cursor"], newest_first=True)) is None:
         errors["cursor"] = "is not a cursor this service gave out"
     _raise_if(errors)
     return AdminListQuery(status, thread, limit, before)
@@ -362,21 +363,47 @@ def _limit(raw: str | None, errors: dict, name: str = "limit") -> int:
 
 
 # A cursor is the ordering key of the last comment of a page, versioned and base64url-encoded so
-# that clients treat it as opaque and the format can change without breaking them. v2 carries
-# (transaction id, id), the key that is safe under concurrent inserts (see db.py); v1 carried the
-# id alone and is still accepted.
+# that clients treat it as opaque and the format can change without breaking them. v3 carries
+# (transaction id, creation time, id), the key that is safe under concurrent inserts and puts
+# imported comments in their place in time (db.py, migrations/0011). Older cursors are still
+# accepted: v2 carried (transaction id, id), and names the whole transaction's group (a post is
+# alone in its transaction); v1 carried the id alone.
+CURSOR_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z|-?infinity")
+
+
 def encode_cursor(position: Position) -> str:
-    return _b64(f"v2:{position.txid}:{position.id}")
+    return _b64(f"v3:{position.txid}:{position.created_at}:{position.id}")
 
 
-def decode_cursor(cursor: str) -> Position | None:
-    parts = _unb64(cursor).split(":")
-    if len(parts) != 3 or parts[0] != "v2":
+def decode_cursor(cursor: str, newest_first: bool = False) -> Position | None:
+    version, _, rest = _unb64(cursor).partition(":")
+    if version == "v2":
+        txid, _, last_id = rest.partition(":")
+        # Beyond every comment of that transaction, in the direction of reading.
+        return _position(txid, "-infinity" if newest_first else "infinity", last_id, rest == "0:0")
+    if version == "v3":
+        txid, _, rest = rest.partition(":")
+        created_at, _, last_id = rest.rpartition(":")
+        return _position(txid, created_at, last_id, rest == "-infinity:0")
+    return None
+
+
+def _position(txid: str, created_at: str, last_id: str, is_start: bool) -> Position | None:
+    if is_start and txid == "0":
+        return START
+    txid, last_id = parse_id(txid), parse_id(last_id)
+    if txid is None or last_id is None or not _cursor_time(created_at):
         return None
-    txid, last_id = (parse_id(part) for part in parts[1:])
-    if txid is None or last_id is None:
-        return START if parts[1:] == ["0", "0"] else None
-    return Position(txid, last_id)
+    return Position(txid, created_at, last_id)
+
+
+def _cursor_time(text: str) -> bool:
+    if not CURSOR_TIME.fullmatch(text):
+        return False
+    try:
+        return text.endswith("infinity") or bool(datetime.fromisoformat(text))
+    except ValueError:  # well formed but no such moment (a 13th month)
+        return False
 
 
 def decode_legacy_cursor(cursor: str) -> int | None:
@@ -389,7 +416,7 @@ def _b64(text: str) -> str:
 
 
 def _unb64(cursor: str) -> str:
-    if not cursor.isascii() or len(cursor) > 60:
+    if not cursor.isascii() or len(cursor) > 120:
         return ""
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
