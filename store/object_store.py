@@ -49,6 +49,23 @@ class ObjectStore:
                 CacheControl=IMMUTABLE, ContentDisposition="inline",
             )  # fmt: skip
 
+    def get(self, key: str) -> bytes:
+        """One object's bytes (export --with-images)."""
+        with _storage_errors("get"):
+            return self._client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        """Whether the bucket holds this object (import: a backup's images may already be there)."""
+        try:
+            self._client().head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise StorageUnavailable() from error
+        except BotoCoreError as error:
+            raise StorageUnavailable() from error
+
     def delete(self, key: str) -> None:
         with _storage_errors("delete"):
             self._client().delete_object(Bucket=self.bucket, Key=key)

@@ -30,8 +30,10 @@ LEVELS = {
     "app": 4,
     "devtools": 5,
 }
-# (store, db): the migration runner shares db.py's encoding check.
+# (store, db): the migration runner shares db.py's encoding check. (transfer, web): an import
+# computes client pseudonyms exactly as requests get them (web/auth.py).
 SIDEWAYS = {
+    ("transfer", "web"),
     ("media", "web"),
     ("delivery", "media"),
     ("db", "store"),

@@ -1,7 +1,8 @@
-"""`pipenv run export [--thread T] [--since TIME] [--private] > backup.jsonl`: every comment as
-one JSON line, in an order that re-creates the threads (a parent always before its replies).
+"""`pipenv run export [--thread T] [--since TIME] [--private] [--with-images DIR] > backup.jsonl`:
+every comment as one JSON line, in an order that re-creates the threads (a parent always before
+its replies); with --with-images, the images' objects copied into DIR (transfer/images.py).
 
-The first line names the format and its version; docs/operations.md has the table of fields.
+The first line names the format and its version; docs/import-export.md has the table of fields.
 Words, names and images are exported as stored (erased comments as tombstones, with no words);
 e-mail addresses, reply subscriptions and client pseudonyms only with --private. The rows come
 through a server-side cursor in batches, so exporting a million comments keeps memory flat.
@@ -14,6 +15,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 import psycopg2
@@ -21,6 +23,9 @@ import psycopg2
 import config
 from comment import sql_rfc3339
 from core import logs
+from core.exceptions import StorageUnavailable
+from store.object_store import ObjectStore
+from transfer import images
 
 log = logging.getLogger("comments.export")
 
@@ -30,9 +35,9 @@ PUBLIC_FIELDS = ("id", "thread", "parent_id", "name", "comment", "status", "crea
 PRIVATE_FIELDS = ("email", "notify_replies", "client")
 IMAGE_FIELDS = ("key", "content_type", "width", "height", "bytes")  # in this order (jsonb keeps its own)
 # Images as their object keys (not URLs, which depend on where the service runs).
-SELECT = f"""SELECT id, thread, parent_id, name, comment, status, {sql_rfc3339("created_at")},
-    {sql_rfc3339("edited_at")}, images::text, email, notify_replies, client
-    FROM comments WHERE (%(thread)s::text IS NULL OR thread = %(thread)s)
+COLUMNS = f"""id, thread, parent_id, name, comment, status, {sql_rfc3339("created_at")}, {sql_rfc3339("edited_at")},
+    images::text, email, notify_replies, client"""
+SELECT = f"""SELECT {COLUMNS} FROM comments WHERE (%(thread)s::text IS NULL OR thread = %(thread)s)
     AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s) ORDER BY id"""
 
 
@@ -41,22 +46,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thread", help="only this thread")
     parser.add_argument("--since", type=_time, help="only comments created at or after this ISO 8601 time")
     parser.add_argument("--private", action="store_true", help="also e-mails, subscriptions and client pseudonyms")
+    parser.add_argument("--with-images", type=Path, metavar="DIR", help="also copy the images' objects into DIR")
     arguments = parser.parse_args(argv)
     settings = config.load_or_exit()
     logs.configure(settings.log_level, sys.stderr)  # stdout is the export
     out = sys.stdout.buffer
-    out.write(orjson.dumps(header(arguments.private)) + b"\n")
-    count = 0
+    out.write(header_line(arguments.private))
+    count, keys = 0, set()
     try:
-        for line in comments(settings, arguments.thread, arguments.since, arguments.private):
+        for line, images in comments(settings, arguments.thread, arguments.since, arguments.private):
             out.write(line)
+            keys.update(image["key"] for image in images)
             count += 1
     except psycopg2.Error as error:
         log.error("export stopped: the database failed", extra={"reason": str(error).strip(), "exported": count})
         return 1
     out.flush()
-    log.info("export finished", extra={"comments": count, "private": arguments.private})
+    copied = _save_images(settings, keys, arguments.with_images) if arguments.with_images else 0
+    if copied is None:
+        return 1
+    log.info("export finished", extra={"comments": count, "private": arguments.private, "images_copied": copied})
     return 0
+
+
+def _save_images(settings, keys: set[str], directory: Path) -> int | None:
+    """Copy the objects into `directory`; None (and a log line) if there is no bucket or it fails."""
+    if not settings.media_bucket:
+        log.error("export --with-images: MEDIA_BUCKET is not set, so there are no images to copy")
+        return None
+    try:
+        return images.save(ObjectStore(settings), keys, directory)
+    except (StorageUnavailable, OSError) as error:
+        log.error("export stopped: the images could not be copied", extra={"reason": str(error)})
+        return None
 
 
 def header(private: bool) -> dict:
@@ -65,9 +87,9 @@ def header(private: bool) -> dict:
     return {"format": FORMAT, "version": VERSION, "exported_at": exported_at, "fields": fields}
 
 
-def comments(settings, thread: str | None, since: datetime | None, private: bool) -> Iterator[bytes]:
-    """Each comment's line, streamed from a server-side cursor (one read-only transaction, so
-    the export is one consistent snapshot)."""
+def comments(settings, thread: str | None, since: datetime | None, private: bool) -> Iterator[tuple[bytes, list]]:
+    """Each comment's line and images, streamed from a server-side cursor (one read-only
+    transaction, so the export is one consistent snapshot)."""
     conn = psycopg2.connect(settings.require_database_url(), connect_timeout=settings.db_connect_timeout)
     try:
         conn.set_session(readonly=True, isolation_level="REPEATABLE READ")
@@ -75,12 +97,22 @@ def comments(settings, thread: str | None, since: datetime | None, private: bool
             cursor.itersize = BATCH
             cursor.execute(SELECT, {"thread": thread, "since": since})
             for row in cursor:
-                yield orjson.dumps(_record(row, private)) + b"\n"
+                record = line_of(row, private)
+                yield encode(record), record["images"]
     finally:
         conn.close()
 
 
-def _record(row: tuple, private: bool) -> dict:
+def header_line(private: bool) -> bytes:
+    return encode(header(private))
+
+
+def encode(line: dict) -> bytes:
+    return orjson.dumps(line) + b"\n"
+
+
+def line_of(row: tuple, private: bool) -> dict:
+    """A row of COLUMNS as its export line."""
     *public, images, email, notify_replies, client = row
     record = dict(zip(PUBLIC_FIELDS[:-1], public, strict=True))
     record["images"] = [{field: image[field] for field in IMAGE_FIELDS} for image in orjson.loads(images)]
