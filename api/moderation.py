@@ -75,7 +75,7 @@ def decide(comment_id: int):
             (body["status"], comment_id, media.admin_base()),
         )
         comment = AdminComment(*cursor.fetchone())
-        _record(cursor, "set_status", comment_id, old_status, body["status"])
+        record(cursor, "set_status", comment_id, old_status, body["status"])
         outbox.record_status_change(cursor, comment_id, old_status, body["status"])
     return jsonify(comment)
 
@@ -87,7 +87,7 @@ def erase_comment(comment_id: int):
         erased = erase(cursor, comment_id)
         if erased is None:
             raise CommentNotFound(comment_id)
-        _record(cursor, "erase", comment_id, erased.status, None)
+        record(cursor, "erase", comment_id, erased.status, None)
     storage.release(erased.media_ids)
     return "", 204
 
@@ -128,7 +128,7 @@ def retry(delivery_id: int):
     return "", 204
 
 
-def _record(cursor, action: str, comment_id: int, old_status: str, new_status: str | None) -> None:
+def record(cursor, action: str, comment_id: int, old_status: str, new_status: str | None) -> None:
     fingerprint = auth.fingerprint(auth.bearer_token(request))
     cursor.execute(RECORD, (action, comment_id, old_status, new_status, fingerprint))
     log.info(

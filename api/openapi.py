@@ -101,6 +101,11 @@ _MULTIPART_COMMENT = {
         },
     },
 }
+# Exactly one of them.
+_PERSON = [
+    {"name": "email", "in": "query", "schema": {"type": "string", "format": "email", "maxLength": 254}},
+    {"name": "client", "in": "query", "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}},
+]
 _MEDIA_KEY = {
     "name": "key",
     "in": "path",
@@ -502,6 +507,43 @@ DOCUMENT = {
                     "503": _error("Unavailable"),
                 },
             }
+        },
+        "/admin/people": {
+            "get": {
+                "operationId": "adminPersonComments",
+                "summary": "Every comment one e-mail address (or client) wrote, as the export's JSON lines.",
+                "security": _BEARER,
+                "parameters": _PERSON,
+                "responses": {
+                    "200": {
+                        "description": "A header line, then one line per comment (docs/import-export.md).",
+                        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                    },
+                    "400": _error("BadRequest"),
+                    "401": _error("Unauthorized"),
+                    "503": _error("Unavailable"),
+                },
+            },
+            "delete": {
+                "operationId": "adminErasePerson",
+                "summary": "Erase every comment of one e-mail address (or client); tombstones where replies hang.",
+                "security": _BEARER,
+                "parameters": _PERSON,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["erased"],
+                            "properties": {"erased": {"type": "integer", "minimum": 0}},
+                        },
+                        "How many comments were erased.",
+                    ),
+                    "400": _error("BadRequest"),
+                    "401": _error("Unauthorized"),
+                    "503": _error("Unavailable"),
+                },
+            },
         },
         "/media/{key}": {
             "get": {

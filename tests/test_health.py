@@ -63,6 +63,7 @@ def test_openapi_document_is_served(client):
         "/admin/comments/{comment_id}",
         "/admin/events",
         "/admin/events/{delivery_id}/retry",
+        "/admin/people",
         "/admin/media/{key}",
         "/media/{key}",
         "/unsubscribe",
