@@ -53,10 +53,14 @@ class Stack:
         self.media_port = free_port()
         self.env = env  # settings for the stack's services, as a .env would give them
 
-    def compose(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    def compose(
+        self, *args: str, timeout: float = 600, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess:
         env = {**os.environ, "PORT": str(self.port), "MEDIA_PORT": str(self.media_port), **self.env}
         command = ["docker", "compose", *self.files, "-p", self.project, *args]
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            command, cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=timeout
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
         return result
@@ -265,6 +269,16 @@ def test_comments_survive_down_and_up_without_volumes(stack, posted):
     stack.up()
     stack.wait_ready()
     assert [c["id"] for c in read_thread(stack)] == [c["id"] for c in posted]
+
+
+def test_an_export_is_imported_through_compose_from_standard_input(stack):
+    """The form docs/import-export.md gives: the file on standard input of a one-off container."""
+    export = (ROOT / "tests" / "imports" / "disqus.xml").read_text()
+    command = ("run", "--rm", "-T", "api", "python", "-m", "transfer.importer", "-")
+    assert "imported 8 comments" in stack.compose(*command, stdin=export).stdout
+    assert "imported 0 comments" in stack.compose(*command, stdin=export).stdout  # and never twice
+    thread = requests.get(f"{stack.base}/comments", params={"thread": "/2014/test/"}, timeout=10).json()
+    assert [comment["name"] for comment in thread["comments"]] == ["Ann", None, "Bob", "Dee", "Fay"]
 
 
 def test_migrations_ran_once_as_a_one_off_step(stack):

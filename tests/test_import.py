@@ -484,3 +484,37 @@ def test_an_image_missing_or_altered_is_left_out_and_counted(media_client, clean
         summary = imported(empty, "--with-images", str(tmp_path / "images"), "-", stdin=backup, **media_environment)
         assert summary["imported"] == 1 and summary["skipped"]["images not found (left out of their comments)"] == 1
         assert stored_keys(media_environment) == set() and query(empty, "SELECT images FROM comments") == [([],)]
+
+
+def test_progress_is_a_log_line_per_ten_thousand_comments_or_a_bar_on_a_terminal(database_url, tmp_path):
+    import pty
+
+    export = tmp_path / "disqus.xml"
+    with export.open("w") as file:
+        sample_exports.disqus(20_000, file, forum="progress")
+    with scratch_database(database_url, "import_progress") as empty:
+        from store import migrate
+
+        migrate.migrate(empty)
+        result = run_import(empty, "--dry-run", str(export))
+        progress = [orjson.loads(line) for line in result.stderr.splitlines() if b'"import progress"' in line]
+        assert [(line["phase"], line["comments"]) for line in progress] == [("reading", 10_000), ("reading", 20_000)]
+        assert {"per_second", "seconds", "seconds_left"} <= set(progress[0])
+        controller, terminal = pty.openpty()
+        env = {**os.environ, **TEST_ENVIRONMENT, "DATABASE_URL": empty}
+        command = [sys.executable, "-m", "transfer.importer", str(export)]
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=terminal)
+        os.close(terminal)
+        shown = b""
+        while chunk := _read_terminal(controller):
+            shown += chunk
+        assert process.wait(timeout=60) == 0
+        assert b"\rreading: [" in shown and b" left" in shown
+        assert b"\rimporting: [##############################] " in shown and b'"import progress"' not in shown
+
+
+def _read_terminal(controller: int) -> bytes:
+    try:
+        return os.read(controller, 65536)
+    except OSError:  # the other side closed: the process is done
+        return b""

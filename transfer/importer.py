@@ -343,6 +343,7 @@ class _Clock:
 def render(summary: dict, dry_run: bool) -> str:
     """The summary for people: what was (or, with --dry-run, would be) done, and what was refused."""
     verb = "would import" if dry_run else "imported"
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in summary["skipped"].items() if count)
     lines = [
         f"{summary['format']} file, source {summary['source']!r}: {verb} {summary['imported']:,} comments"
         + (f" in {summary['seconds']} s" if "seconds" in summary else ""),
@@ -351,9 +352,7 @@ def render(summary: dict, dry_run: bool) -> str:
         f" pending {summary['pending']:,})",
         f"  {'already there:':<16}{summary['already_there']:>10,}",
         f"  {'threads made:':<16}{summary['threads_made']:>10,}",
-        f"  {'skipped:':<16}{sum(summary['skipped'].values()):>10,}  ("
-        + ", ".join(f"{reason} {count:,}" for reason, count in summary["skipped"].items())
-        + ")",
+        f"  {'skipped:':<16}{sum(summary['skipped'].values()):>10,}" + (f"  ({reasons})" if reasons else ""),
         f"  {'refused:':<16}{len(summary['refused']):>10,}",
     ]
     lines += [f"    {item['source_id']}: {item['problem']}" for item in summary["refused"]]
