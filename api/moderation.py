@@ -1,20 +1,20 @@
 """The admin API: moderators list every comment, publish or reject it, and erase it; operators
 see the outbox's deliveries that failed for good and send them again.
 
-Every route needs `Authorization: Bearer <ADMIN_TOKEN>`; without ADMIN_TOKEN set, the admin API
-answers 401 to everyone. Every action is written to moderation_log in the same transaction as
+Every route needs `Authorization: Bearer <secret>`: ADMIN_TOKEN (the account `admin`) or a
+moderator's secret (api/moderators.py); with neither, the admin API answers 401 to everyone.
+Every action is written to moderation_log, with the moderator's name, in the same transaction as
 the change it records, and logged.
 """
 
-import hmac
 import logging
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, request
 
-from api import media
+from api import media, moderators
 from comment import AdminComment, Position, sql_rfc3339
-from core.exceptions import CommentNotFound, Conflict, InvalidInput, NotFound, Unauthorized, ValidationError
+from core.exceptions import CommentNotFound, Conflict, InvalidInput, NotFound, ValidationError
 from db import FIELDS_BUT_IMAGES, database, erase
 from delivery import webhooks
 from media import storage
@@ -28,18 +28,11 @@ DECISIONS = ("published", "rejected")
 # The images' URL prefix is a parameter (media.admin_base()): moderators' URLs are under
 # /admin/media/, since /media/ serves only the images of published comments.
 ADMIN_COLUMNS = f"{FIELDS_BUT_IMAGES}, media_urls(images, %s) AS images, client, email, notify_replies"
-RECORD = """INSERT INTO moderation_log (action, comment_id, old_status, new_status, token_fingerprint)
-    VALUES (%s, %s, %s, %s, %s)"""
+RECORD = """INSERT INTO moderation_log (action, comment_id, old_status, new_status, token_fingerprint, moderator)
+    VALUES (%s, %s, %s, %s, %s, %s)"""
 
 
-@blueprint.before_request
-def require_admin():
-    expected = current_app.config["SETTINGS"].admin_token
-    given = auth.bearer_token(request)
-    # Compared in constant time, and the same work is done when no token is configured.
-    matches = hmac.compare_digest((given or "").encode(), (expected or "\0").encode())
-    if not (expected and given and matches):
-        raise Unauthorized()
+blueprint.before_request(moderators.require_moderator)
 
 
 @blueprint.get("/comments")
@@ -129,8 +122,8 @@ def retry(delivery_id: int):
 
 
 def record(cursor, action: str, comment_id: int, old_status: str, new_status: str | None) -> None:
-    fingerprint = auth.fingerprint(auth.bearer_token(request))
-    cursor.execute(RECORD, (action, comment_id, old_status, new_status, fingerprint))
+    fingerprint, moderator = auth.fingerprint(auth.bearer_token(request)), moderators.current_moderator()
+    cursor.execute(RECORD, (action, comment_id, old_status, new_status, fingerprint, moderator))
     log.info(
         "moderation",
         extra={
@@ -139,6 +132,7 @@ def record(cursor, action: str, comment_id: int, old_status: str, new_status: st
             "old_status": old_status,
             "new_status": new_status,
             "token_fingerprint": fingerprint,
+            "moderator": moderator,
         },
     )
 

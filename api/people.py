@@ -8,7 +8,7 @@ import re
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from api import moderation
+from api import moderation, moderators
 from comment import EMAIL, MAX_EMAIL
 from core.exceptions import InvalidInput
 from db import database, erase
@@ -16,7 +16,7 @@ from media import storage
 from transfer import export
 
 blueprint = Blueprint("people", __name__, url_prefix="/admin/people")
-blueprint.before_request(moderation.require_admin)
+blueprint.before_request(moderators.require_moderator)
 
 CLIENT = re.compile(r"[0-9a-f]{32}")
 PAGE = 1000  # comments per query while the answer streams
