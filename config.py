@@ -60,6 +60,8 @@ class Config:
     webhook_backoff_seconds: int
     smtp_url: str | None
     mail_from: str
+    moderator_emails: tuple[str, ...]  # told of held comments, in digests (delivery/digest.py)
+    moderator_digest_minutes: int
     site_url: str | None
     public_url: str
     media_bucket: str | None  # None: images are switched off
@@ -157,6 +159,15 @@ def _urls(env: Mapping[str, str], name: str, schemes: tuple[str, ...] = ("http:/
     return urls
 
 
+def _emails(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    emails = tuple(email.strip() for email in env.get(name, "").split(",") if email.strip())
+    for email in emails:
+        local, at, domain = email.rpartition("@")
+        if not (local and at and "." in domain) or any(c.isspace() or c in ",<>" for c in email):
+            raise ConfigError(f"{name}: {email!r} is not an e-mail address")
+    return emails
+
+
 def _webhook_secret(env: Mapping[str, str], urls: tuple[str, ...]) -> str | None:
     secret = _secret(env, "WEBHOOK_SECRET")
     if urls and not secret:
@@ -240,6 +251,8 @@ def from_environment(env: Mapping[str, str]) -> Config:
         webhook_backoff_seconds=_integer(env, "WEBHOOK_BACKOFF_SECONDS", 5, 1, 3600),
         smtp_url=next(iter(_urls(env, "SMTP_URL", ("smtp://", "smtps://"))), None),
         mail_from=env.get("MAIL_FROM", "").strip() or "comments@localhost",
+        moderator_emails=_emails(env, "MODERATOR_EMAILS"),
+        moderator_digest_minutes=_integer(env, "MODERATOR_DIGEST_MINUTES", 10, 1, 1440),
         site_url=next(iter(_urls(env, "SITE_URL")), None),
         # Absolute links (e-mails, image URLs) without PUBLIC_URL: this service, on its own port.
         public_url=_base_url(env, "PUBLIC_URL") or f"http://localhost:{port}",

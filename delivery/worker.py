@@ -34,7 +34,7 @@ import config
 from core import logs
 from core.exceptions import DatabaseUnavailable, ServiceError, Unavailable
 from db import CommentDatabase
-from delivery import mail, webhooks
+from delivery import digest, mail, webhooks
 from media import storage
 from store import outbox
 from store.object_store import ObjectStore
@@ -84,6 +84,7 @@ class Worker:
                 listener = listener or self._listen()
                 self._fan_out()
                 self._claim()
+                digest.send_if_due(self.database, self.settings, self.worker_id)
                 if time.monotonic() - last_prune > PRUNE_EVERY:
                     self.database.query(outbox.PRUNE, rows=False)
                     last_prune = time.monotonic()
@@ -118,7 +119,8 @@ class Worker:
         return conn
 
     def _fan_out(self) -> None:
-        (events,) = self.database.query(outbox.FAN_OUT, {"urls": list(self.settings.webhook_urls)}, one=True)
+        params = {"urls": list(self.settings.webhook_urls), "tell_moderators": bool(self.settings.moderator_emails)}
+        (events,) = self.database.query(outbox.FAN_OUT, params, one=True)
         if events == outbox.FAN_OUT_BATCH:
             self.fanning_backlog = True
         elif self.fanning_backlog:  # the backlog's deliveries are all in: let the planner see them

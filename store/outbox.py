@@ -100,10 +100,12 @@ def record_edit(cursor, comment_id: int, *, old_status: str, new_status: str) ->
 # --- worker steps ------------------------------------------------------------------------------
 
 FAN_OUT_BATCH = 1000
+# The destination of held comments' notices: sent in digests (delivery/digest.py), never by CLAIM.
+MODERATORS = "moderators"
 # Returns how many events it fanned out: a full batch means a backlog is being worked through.
 FAN_OUT = f"""WITH batch AS (
-        SELECT id, comment_id, type FROM outbox WHERE NOT fanned_out ORDER BY id LIMIT {FAN_OUT_BATCH}
-        FOR UPDATE SKIP LOCKED
+        SELECT id, comment_id, type, comment ->> 'status' AS status FROM outbox WHERE NOT fanned_out
+        ORDER BY id LIMIT {FAN_OUT_BATCH} FOR UPDATE SKIP LOCKED
     ), marked AS (
         UPDATE outbox SET fanned_out = true WHERE id IN (SELECT id FROM batch) RETURNING 1
     ), webhooks AS (
@@ -118,6 +120,11 @@ FAN_OUT = f"""WITH batch AS (
         WHERE b.type = 'comment.published' AND p.notify_replies AND p.email IS NOT NULL AND p.status = 'published'
           AND lower(coalesce(r.email, '')) <> lower(p.email) AND r.client IS DISTINCT FROM p.client
         ORDER BY b.id
+    ), held AS (
+        -- A new comment held for moderation, when moderators are to be told (delivery/digest.py).
+        INSERT INTO deliveries (event, comment_id, destination)
+        SELECT b.id, b.comment_id, '{MODERATORS}' FROM batch b
+        WHERE %(tell_moderators)s AND b.type = 'comment.created' AND b.status = 'pending' ORDER BY b.id
     )
     SELECT count(*) FROM marked"""
 # Run once a backlog has been fanned out. Thousands of deliveries inserted at once leave the
@@ -137,6 +144,7 @@ CLAIM = f"""UPDATE deliveries d SET leased_until = now() + make_interval(secs =>
     WHERE o.id = d.event AND d.id IN (
         SELECT id FROM deliveries x
         WHERE state = 'pending' AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until < now())
+          AND destination <> '{MODERATORS}'
           AND NOT EXISTS (
               SELECT 1 FROM deliveries y WHERE y.comment_id = x.comment_id AND y.destination = x.destination
               AND y.state = 'pending' AND y.event < x.event)
@@ -168,7 +176,8 @@ RETRY_NOW = """UPDATE deliveries SET state = 'pending', attempts = 0, next_attem
     RETURNING id"""
 # Seconds until the earliest pending attempt (an index lookup). Leased deliveries count as due:
 # the worker's wait floor keeps that from spinning.
-NEXT_DUE = "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM deliveries WHERE state = 'pending'"
+NEXT_DUE = f"""SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM deliveries
+    WHERE state = 'pending' AND destination <> '{MODERATORS}'"""
 PRUNE = f"""DELETE FROM outbox WHERE id = ANY(ARRAY(
     SELECT o.id FROM outbox o WHERE o.fanned_out AND o.created_at < now() - interval '{RETENTION}'
     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = o.id AND d.state <> 'delivered')
