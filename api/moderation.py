@@ -19,7 +19,7 @@ from db import FIELDS_BUT_IMAGES, database, erase
 from delivery import webhooks
 from media import storage
 from store import outbox
-from web import auth, payload
+from web import payload
 
 blueprint = Blueprint("moderation", __name__, url_prefix="/admin")
 log = logging.getLogger("comments.moderation")
@@ -55,6 +55,19 @@ def decide(comment_id: int):
     body = payload.read_json_body(request, current_app.config["MAX_CONTENT_LENGTH"])
     if set(body) != {"status"} or body["status"] not in DECISIONS:
         raise ValidationError({"status": "must be the only field, published or rejected"})
+    return jsonify(set_status(comment_id, body["status"]))
+
+
+@blueprint.delete("/comments/<id:comment_id>")
+def erase_comment(comment_id: int):
+    payload.reject_query(request)
+    erase_for_good(comment_id)
+    return "", 204
+
+
+def set_status(comment_id: int, status: str) -> AdminComment:
+    """A moderator's decision (published or rejected), its audit record and its events, in one
+    transaction; CommentNotFound, or Conflict for a deleted comment."""
     with database().transaction() as cursor:
         cursor.execute("SELECT status FROM comments WHERE id = %s FOR UPDATE", (comment_id,))
         row = cursor.fetchone()
@@ -65,24 +78,22 @@ def decide(comment_id: int):
             raise Conflict("A deleted comment cannot be published or rejected.", code="comment_deleted")
         cursor.execute(
             f"UPDATE comments SET status = %s WHERE id = %s RETURNING {ADMIN_COLUMNS}",
-            (body["status"], comment_id, media.admin_base()),
+            (status, comment_id, media.admin_base()),
         )
         comment = AdminComment(*cursor.fetchone())
-        record(cursor, "set_status", comment_id, old_status, body["status"])
-        outbox.record_status_change(cursor, comment_id, old_status, body["status"])
-    return jsonify(comment)
+        record(cursor, "set_status", comment_id, old_status, status)
+        outbox.record_status_change(cursor, comment_id, old_status, status)
+    return comment
 
 
-@blueprint.delete("/comments/<id:comment_id>")
-def erase_comment(comment_id: int):
-    payload.reject_query(request)
+def erase_for_good(comment_id: int) -> None:
+    """A moderator's erasure (db.erase) with its audit record; its images released after commit."""
     with database().transaction() as cursor:
         erased = erase(cursor, comment_id)
         if erased is None:
             raise CommentNotFound(comment_id)
         record(cursor, "erase", comment_id, erased.status, None)
     storage.release(erased.media_ids)
-    return "", 204
 
 
 @blueprint.get("/media/<key>")
@@ -122,7 +133,7 @@ def retry(delivery_id: int):
 
 
 def record(cursor, action: str, comment_id: int, old_status: str, new_status: str | None) -> None:
-    fingerprint, moderator = auth.fingerprint(auth.bearer_token(request)), moderators.current_moderator()
+    fingerprint, moderator = moderators.credential_fingerprint(), moderators.current_moderator()
     cursor.execute(RECORD, (action, comment_id, old_status, new_status, fingerprint, moderator))
     log.info(
         "moderation",

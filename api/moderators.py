@@ -30,22 +30,38 @@ REMOVE = "DELETE FROM moderators WHERE name = %s RETURNING name"
 
 
 def require_moderator() -> None:
-    """Before every admin route: the moderator the bearer token belongs to (in g.moderator), or
-    401, the same for every wrong token, whether or not any account exists."""
+    """Before every admin API route: the moderator the bearer token belongs to (in g.moderator),
+    or 401, the same for every wrong token, whether or not any account exists."""
     given = auth.bearer_token(request) or ""
+    moderator = moderator_of(given)
+    if moderator is None:
+        raise Unauthorized()
+    act_as(moderator, given)
+
+
+def moderator_of(secret: str) -> str | None:
+    """The account a secret opens: `admin` for ADMIN_TOKEN, a moderator's name, or None."""
     expected = current_app.config["SETTINGS"].admin_token or ""
     # Compared in constant time; the same work is done when no ADMIN_TOKEN is configured.
-    if hmac.compare_digest(given.encode(), (expected or "\0").encode()) and expected:
-        g.moderator = ADMIN
-        return
-    found = database().query(FIND, (auth.token_hash(given),), one=True) if given.startswith(SECRET_PREFIX) else None
-    if found is None:
-        raise Unauthorized()
-    g.moderator = found[0]
+    if hmac.compare_digest(secret.encode(), (expected or "\0").encode()) and expected:
+        return ADMIN
+    if not secret.startswith(SECRET_PREFIX):
+        return None
+    found = database().query(FIND, (auth.token_hash(secret),), one=True)
+    return found[0] if found else None
+
+
+def act_as(moderator: str, credential: str) -> None:
+    """Who this request acts for, and a fingerprint of the credential used (the audit log's)."""
+    g.moderator, g.credential_fingerprint = moderator, auth.fingerprint(credential)
 
 
 def current_moderator() -> str:
     return g.moderator
+
+
+def credential_fingerprint() -> str:
+    return g.credential_fingerprint
 
 
 def main(argv: list[str] | None = None) -> int:
