@@ -12,7 +12,19 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter
 
 import config
-from api import comments, counts, health, media, moderation, openapi, ownership, people, unsubscribe, widget
+from api import (
+    admin_app,
+    comments,
+    counts,
+    health,
+    media,
+    moderation,
+    openapi,
+    ownership,
+    people,
+    unsubscribe,
+    widget,
+)
 from comment import parse_id
 from db import CommentDatabase
 from media import storage
@@ -22,7 +34,7 @@ from web import errors, middleware
 from web.json_provider import OrjsonProvider
 
 # Every route, by feature (api/): one blueprint each.
-FEATURES = (comments, ownership, moderation, people, counts, media, unsubscribe, health, openapi, widget)
+FEATURES = (comments, ownership, moderation, people, admin_app, counts, media, unsubscribe, health, openapi, widget)
 
 log = logging.getLogger("comments.app")
 

@@ -60,6 +60,7 @@ class Config:
     webhook_backoff_seconds: int
     smtp_url: str | None
     mail_from: str
+    admin_session_hours: int
     moderator_emails: tuple[str, ...]  # told of held comments, in digests (delivery/digest.py)
     moderator_digest_minutes: int
     site_url: str | None
@@ -251,6 +252,7 @@ def from_environment(env: Mapping[str, str]) -> Config:
         webhook_backoff_seconds=_integer(env, "WEBHOOK_BACKOFF_SECONDS", 5, 1, 3600),
         smtp_url=next(iter(_urls(env, "SMTP_URL", ("smtp://", "smtps://"))), None),
         mail_from=env.get("MAIL_FROM", "").strip() or "comments@localhost",
+        admin_session_hours=_integer(env, "ADMIN_SESSION_HOURS", 12, 1, 720),
         moderator_emails=_emails(env, "MODERATOR_EMAILS"),
         moderator_digest_minutes=_integer(env, "MODERATOR_DIGEST_MINUTES", 10, 1, 1440),
         site_url=next(iter(_urls(env, "SITE_URL")), None),

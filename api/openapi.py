@@ -676,6 +676,56 @@ DOCUMENT = {
                 "responses": {"200": _json(_WIDGET_SETTINGS, "The widget's settings.")},
             }
         },
+        # The admin web app (api/admin_app.py): HTML pages and forms, opened by a session cookie.
+        "/admin": {
+            "get": {
+                "operationId": "adminApp",
+                "summary": "The moderation app: the sign-in form, or the queue for a signed-in moderator.",
+                "responses": {"200": _document("text/html", "The page.")},
+            }
+        },
+        "/admin/sign-in": {
+            "post": {
+                "operationId": "adminSignIn",
+                "summary": "Sign in with a moderator's secret (form field `secret`); sets the session cookie.",
+                "responses": {
+                    "303": {"description": "Signed in: back to /admin."},
+                    "401": _document("text/html", "The secret opens nothing (the form again)."),
+                    "403": _document("text/html", "Sent from another site: nothing was done."),
+                    "429": _document("text/html", "Too many failed sign-ins from this client."),
+                },
+            }
+        },
+        "/admin/sign-out": {
+            "post": {
+                "operationId": "adminSignOut",
+                "summary": "End the session, on the server too (form field `csrf`).",
+                "responses": {
+                    "303": {"description": "Signed out: back to /admin."},
+                    "403": _document("text/html", "Sent from another site: nothing was done."),
+                },
+            }
+        },
+        "/admin/comments/{comment_id}/act": {
+            "post": {
+                "operationId": "adminAct",
+                "summary": "Approve, reject or delete from the app (form fields `action`, `csrf`).",
+                "parameters": [{"name": "comment_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "303": {"description": "Done: back to /admin, which says what was done."},
+                    "401": _document("text/html", "Not signed in (the sign-in form)."),
+                    "403": _document("text/html", "Another site's form, or an out-of-date one: nothing was done."),
+                    "404": _error("NotFound"),
+                },
+            }
+        },
+        "/admin/app.css": {
+            "get": {
+                "operationId": "adminStylesheet",
+                "summary": "The app's stylesheet.",
+                "responses": {"200": _document("text/css", "The stylesheet.")},
+            }
+        },
         "/demo": {
             "get": {
                 "operationId": "demoPage",
