@@ -19,6 +19,7 @@ bearer-only; the session cookie opens these pages alone.
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from contextlib import suppress
 from datetime import timedelta
@@ -28,11 +29,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, send_from_directory, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from api import moderation, moderators
+from api import moderation, moderators, people
+from comment import STATUSES, Position
 from core.exceptions import CommentNotFound, Conflict, RateLimited
 from db import database
-from store import rate_limits
-from web import auth
+from delivery import webhooks
+from store import outbox, rate_limits
+from web import auth, payload
 
 HERE = Path(__file__).parent / "admin"
 blueprint = Blueprint("admin_app", __name__, template_folder=str(HERE))
@@ -56,14 +59,27 @@ SESSION = """SELECT s.moderator FROM admin_sessions s WHERE s.token_hash = %s AN
 BLOCKED = """SELECT greatest(tat, now()) + make_interval(secs => %s) - make_interval(secs => %s) > now()
     FROM post_limits WHERE client = %s"""
 COLUMNS = """c.id, c.thread, c.name, c.comment, c.status,
-    to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at,
-    left(p.comment, 80) AS parent_words"""
+    to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
+    left(p.comment, 80) AS parent_words, c.client, c.txid"""
 PENDING = f"""SELECT {COLUMNS} FROM comments c LEFT JOIN comments p ON p.id = c.parent_id
     WHERE c.status = 'pending' ORDER BY c.txid, c.created_at, c.id LIMIT {PAGE}"""
 PENDING_COUNT = "SELECT count(*) FROM comments WHERE status = 'pending'"
-RECENT = f"""SELECT {COLUMNS} FROM comments c LEFT JOIN comments p ON p.id = c.parent_id
-    ORDER BY c.txid DESC, c.created_at DESC, c.id DESC LIMIT {PAGE}"""
-FIELDS = ("id", "thread", "name", "comment", "status", "created_at", "parent_words")
+# Newest first, keyset-paged like the admin API; the filters are placeholders that may be NULL.
+LISTING = f"""SELECT {COLUMNS} FROM comments c LEFT JOIN comments p ON p.id = c.parent_id
+    WHERE (%(status)s::text IS NULL OR c.status = %(status)s) AND (%(thread)s::text IS NULL OR c.thread = %(thread)s)
+      AND (%(client)s::text IS NULL OR c.client = %(client)s)
+      AND (%(txid)s::bigint IS NULL OR (c.txid, c.created_at, c.id) < (%(txid)s, %(created_at)s::timestamptz, %(id)s))
+    ORDER BY c.txid DESC, c.created_at DESC, c.id DESC LIMIT {PAGE + 1}"""
+# New comments per day over the last 30 days (comments_created_at_idx).
+PER_DAY = """SELECT day::date, count(c.id)
+    FROM generate_series(current_date - 29, current_date, interval '1 day') AS day
+    LEFT JOIN comments c ON c.created_at >= day AND c.created_at < day + interval '1 day'
+    GROUP BY day ORDER BY day"""
+FAILED = """SELECT d.id, o.type, d.comment_id, d.destination, d.attempts, d.last_error
+    FROM deliveries d JOIN outbox o ON o.id = d.event WHERE d.state = 'failed' ORDER BY d.id DESC LIMIT 100"""
+FIELDS = ("id", "thread", "name", "comment", "status", "created_at", "parent_words", "client", "txid")
+DELIVERY_FIELDS = ("id", "type", "comment_id", "destination", "attempts", "last_error")
+CLIENT = re.compile(r"[0-9a-f]{32}")
 
 
 @blueprint.before_request
@@ -94,15 +110,48 @@ def lock_down(response: Response) -> Response:
 def queue():
     if g.moderator is None:
         return _page("sign_in.html")
+    settings = current_app.config["SETTINGS"]
     (pending_count,) = database().query(PENDING_COUNT, one=True)
     return _page(
         "queue.html",
-        pending=_comments(PENDING),
-        recent=_comments(RECENT),
+        pending=_comments(PENDING, ()),
         pending_count=pending_count,
-        site_url=(current_app.config["SETTINGS"].site_url or "").rstrip("/"),
+        per_day=_per_day(),
+        mode=settings.moderation,
+        rate_limit=_rate(settings.rate_limit_posts),
         notice=request.args.get("done"),
     )
+
+
+@blueprint.get("/admin/list")
+def listing():
+    if g.moderator is None:
+        return _page("sign_in.html")
+    filters = _filters()
+    after = (
+        payload.decode_cursor(request.args.get("cursor", ""), newest_first=True) if "cursor" in request.args else None
+    )
+    beyond = (
+        {"txid": after.txid, "created_at": after.created_at, "id": after.id}
+        if after
+        else dict.fromkeys(("txid", "created_at", "id"))
+    )
+    comments = _comments(LISTING, {"status": None, "thread": None, "client": None, **filters, **beyond})
+    more, comments = len(comments) > PAGE, comments[:PAGE]
+    last = comments[-1] if comments else None
+    next_cursor = payload.encode_cursor(Position(last["txid"], last["created_at"], last["id"])) if more else None
+    return _page("list.html", comments=comments, filters=filters, statuses=STATUSES, next_cursor=next_cursor,
+                 notice=request.args.get("done"))  # fmt: skip
+
+
+@blueprint.get("/admin/deliveries")
+def deliveries():
+    if g.moderator is None:
+        return _page("sign_in.html")
+    failed = [dict(zip(DELIVERY_FIELDS, row, strict=True)) for row in database().query(FAILED)]
+    for delivery in failed:
+        delivery["destination"] = webhooks.safe_url(delivery["destination"])
+    return _page("deliveries.html", failed=failed, notice=request.args.get("done"))
 
 
 @blueprint.post("/admin/sign-in")
@@ -141,11 +190,10 @@ def sign_out():
 
 @blueprint.post("/admin/comments/<id:comment_id>/act")
 def act(comment_id: int):
-    if g.moderator is None:
-        return _page("sign_in.html", 401, notice="Your session has ended; sign in again.")
+    refused = _refuse_form()
     action = request.form.get("action")
-    if not _csrf_ok() or action not in ACTIONS:
-        return _page("sign_in.html", 403, notice="That form is out of date; nothing was done.")
+    if refused or action not in ACTIONS:
+        return refused or _page("sign_in.html", 403, notice="That form is out of date; nothing was done.")
     try:
         if action == "erase":
             moderation.erase_for_good(comment_id)
@@ -157,18 +205,77 @@ def act(comment_id: int):
     return redirect(url_for("admin_app.queue", done=done), 303)
 
 
+@blueprint.post("/admin/clients/<client>/erase")
+def erase_client(client: str):
+    refused = _refuse_form()
+    if refused:
+        return refused
+    if not CLIENT.fullmatch(client):
+        return redirect(url_for("admin_app.queue", done="That is not a client pseudonym; nothing was done."), 303)
+    erased = people.erase_person("client", client)
+    return redirect(url_for("admin_app.queue", done=f"{erased} comments of that client erased."), 303)
+
+
+@blueprint.post("/admin/deliveries/<id:delivery_id>/retry")
+def retry(delivery_id: int):
+    refused = _refuse_form()
+    if refused:
+        return refused
+    with database().transaction() as cursor:
+        cursor.execute(outbox.RETRY_NOW, (delivery_id,))
+        found = cursor.fetchall()
+        cursor.execute(outbox.NOTIFY)
+    done = f"Delivery {delivery_id} will be sent again." if found else f"Delivery {delivery_id} is not failed."
+    return redirect(url_for("admin_app.deliveries", done=done), 303)
+
+
 @blueprint.get("/admin/app.css")
 def stylesheet():
     return send_from_directory(HERE, "admin.css", mimetype="text/css", max_age=300)
 
 
+def _refuse_form():
+    """The page to answer instead of acting: not signed in, or a form without this session's token."""
+    if g.moderator is None:
+        return _page("sign_in.html", 401, notice="Your session has ended; sign in again.")
+    if not _csrf_ok():
+        return _page("sign_in.html", 403, notice="That form is out of date; nothing was done.")
+    return None
+
+
+def _filters() -> dict:
+    """The listing's filters that were given (status, thread, client); the others are left out."""
+    given = {key: request.args.get(key, "").strip() for key in ("status", "thread", "client")}
+    if given["status"] not in STATUSES:
+        given["status"] = ""
+    if not CLIENT.fullmatch(given["client"]):
+        given["client"] = ""
+    return {key: value for key, value in given.items() if value}
+
+
+def _per_day() -> list[dict]:
+    days = [{"date": day.isoformat(), "count": count} for day, count in database().query(PER_DAY)]
+    highest = max((day["count"] for day in days), default=0) or 1
+    for day in days:
+        day["height"] = round(58 * day["count"] / highest) + (1 if day["count"] else 0)
+    return days
+
+
+def _rate(limit: tuple[int, int] | None) -> str | None:
+    if limit is None:
+        return None
+    posts, seconds = limit
+    return f"{posts} per {seconds} s"
+
+
 def _page(template: str, status: int = 200, **context) -> tuple[str, int]:
     csrf = _csrf_token(g.session_token) if g.get("moderator") else ""
-    return render_template(template, moderator=g.get("moderator"), csrf=csrf, **context), status
+    site_url = (current_app.config["SETTINGS"].site_url or "").rstrip("/")
+    return render_template(template, moderator=g.get("moderator"), csrf=csrf, site_url=site_url, **context), status
 
 
-def _comments(sql: str) -> list[dict]:
-    return [dict(zip(FIELDS, row, strict=True)) for row in database().query(sql)]
+def _comments(sql: str, params) -> list[dict]:
+    return [dict(zip(FIELDS, row, strict=True)) for row in database().query(sql, params)]
 
 
 def _signer() -> URLSafeSerializer:

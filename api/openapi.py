@@ -719,6 +719,45 @@ DOCUMENT = {
                 },
             }
         },
+        "/admin/list": {
+            "get": {
+                "operationId": "adminAppList",
+                "summary": "Every comment, newest first, 50 a page; `status`, `thread`, `client` filters, `cursor`.",
+                "responses": {"200": _document("text/html", "The page.")},
+            }
+        },
+        "/admin/deliveries": {
+            "get": {
+                "operationId": "adminAppDeliveries",
+                "summary": "The failed webhook and e-mail deliveries, each with a Retry button.",
+                "responses": {"200": _document("text/html", "The page.")},
+            }
+        },
+        "/admin/deliveries/{delivery_id}/retry": {
+            "post": {
+                "operationId": "adminAppRetry",
+                "summary": "Send a failed delivery again (form field `csrf`).",
+                "parameters": [{"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "303": {"description": "Back to the deliveries, which say what was done."},
+                    "401": _document("text/html", "Not signed in (the sign-in form)."),
+                    "403": _document("text/html", "Another site's form, or an out-of-date one: nothing was done."),
+                    "404": _error("NotFound"),
+                },
+            }
+        },
+        "/admin/clients/{client}/erase": {
+            "post": {
+                "operationId": "adminAppEraseClient",
+                "summary": "Erase every comment of one client pseudonym (form field `csrf`).",
+                "parameters": [{"name": "client", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "303": {"description": "Back to /admin, which says how many were erased."},
+                    "401": _document("text/html", "Not signed in (the sign-in form)."),
+                    "403": _document("text/html", "Another site's form, or an out-of-date one: nothing was done."),
+                },
+            }
+        },
         "/admin/app.css": {
             "get": {
                 "operationId": "adminStylesheet",

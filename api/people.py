@@ -44,6 +44,12 @@ def their_comments():
 @blueprint.delete("")
 def erase_their_comments():
     field, value = _person()
+    return jsonify(erased=erase_person(field, value))
+
+
+def erase_person(field: str, value: str) -> int:
+    """Erase every comment of one e-mail address or client, in one transaction, each recorded in
+    the audit log; their images released after commit. How many were erased."""
     media_ids, count = [], 0
     with database().transaction() as cursor:
         cursor.execute(IDS.format(who=WHO[field]), (value,))
@@ -54,7 +60,7 @@ def erase_their_comments():
                 media_ids += erased.media_ids
                 count += 1
     storage.release(media_ids)
-    return jsonify(erased=count)
+    return count
 
 
 def _person() -> tuple[str, str]:

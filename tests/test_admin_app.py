@@ -36,8 +36,8 @@ def test_signing_in_sets_a_locked_down_session_cookie_and_shows_the_queue(client
     assert "Max-Age=43200" in cookie and "Secure" not in cookie  # PUBLIC_URL is http here
     page = client.get("/admin")
     text = page.get_data(as_text=True)
-    assert page.status_code == 200 and "Signed in as <strong>admin</strong>" in text and "Hello" in text
-    assert "<title>(0) Moderation</title>" in text
+    assert page.status_code == 200 and "Signed in as <strong>admin</strong>" in text
+    assert "<title>(0) Moderation</title>" in text and "Hello" in client.get("/admin/list").get_data(as_text=True)
 
 
 def test_the_cookie_is_secure_when_public_url_is_https(clean_database):
@@ -130,7 +130,7 @@ def test_a_forged_cookie_opens_nothing(client):
 def test_words_are_shown_as_text_never_as_markup(client):
     client.post("/comments", json={"name": "<img src=x onerror=alert(1)>", "comment": "<script>alert(1)</script>"})
     sign_in(client)
-    text = client.get("/admin").get_data(as_text=True)
+    text = client.get("/admin/list").get_data(as_text=True)
     assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "<img src=x" not in text
 
@@ -147,11 +147,11 @@ def test_a_moderator_works_through_the_queue_in_a_real_browser(database_url, cle
             secret.send_keys(TOKEN)
             secret.submit()
             _wait(lambda: chrome.title == "(2) Moderation")
-            ann = chrome.find_element(By.XPATH, "//section[1]//article[.//strong[text()='Ann']]")
+            ann = chrome.find_element(By.XPATH, "//section[@aria-labelledby='pending-heading']//article[.//strong[text()='Ann']]")
             ann.find_element(By.XPATH, ".//button[text()='Approve']").click()
             _wait(lambda: chrome.title == "(1) Moderation")
             assert "approved" in chrome.find_element(By.CSS_SELECTOR, ".notice").text
-            bob = chrome.find_element(By.XPATH, "//section[1]//article[.//strong[text()='Bob']]")
+            bob = chrome.find_element(By.XPATH, "//section[@aria-labelledby='pending-heading']//article[.//strong[text()='Bob']]")
             bob.find_element(By.TAG_NAME, "summary").click()  # Delete asks to confirm, inline
             bob.find_element(By.XPATH, ".//button[text()='Delete for good']").click()
             _wait(lambda: chrome.title == "(0) Moderation")
@@ -169,3 +169,68 @@ def _wait(condition, timeout: float = 10):
     while not condition():
         assert time.monotonic() < deadline, "the page did not get there in time"
         time.sleep(0.05)
+
+
+def test_every_comment_filtered_and_paged_newest_first(client):
+    for n in range(60):
+        client.post("/comments", json={"thread": "a" if n % 2 else "b", "name": f"N{n}", "comment": f"words {n}"})
+    client.post("/comments", json={"thread": "a", "name": "Other", "comment": "x"},
+                environ_base={"REMOTE_ADDR": "198.51.100.77"})  # fmt: skip
+    sign_in(client)
+    first = client.get("/admin/list?thread=a").get_data(as_text=True)
+    names = re.findall(r'<strong id="who-\d+">([^<]+)</strong>', first)
+    assert names[:3] == ["Other", "N59", "N57"] and len(names) == 31 and 'rel="next"' not in first
+    everything = client.get("/admin/list").get_data(as_text=True)
+    older = re.search(r'rel="next" href="([^"]+)"', everything).group(1).replace("&amp;", "&")
+    rest = re.findall(r'<strong id="who-\d+">([^<]+)</strong>', client.get(older).get_data(as_text=True))
+    assert len(rest) == 11 and rest[-1] == "N0"  # 61 comments: 50, then 11, each once
+    pseudonym = re.search(r"client=([0-9a-f]{32})\">all from this client</a>", first).group(1)
+    mine = client.get(f"/admin/list?client={pseudonym}").get_data(as_text=True)
+    assert len(re.findall(r'<strong id="who-\d+">', mine)) in (1, 60)  # Other's, or the test client's
+
+
+def test_erase_everything_from_one_client(client, clean_database):
+    for text in ("buy", "cheap"):
+        client.post("/comments", json={"name": "Spam", "comment": text}, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    client.post("/comments", json={"name": "Kind", "comment": "hello"})
+    sign_in(client)
+    page = client.get("/admin/list").get_data(as_text=True)
+    spam_article = page[page.index(">Spam<") :]
+    pseudonym = re.search(r"/admin/clients/([0-9a-f]{32})/erase", spam_article).group(1)
+    response = client.post(f"/admin/clients/{pseudonym}/erase", data={"csrf": csrf(client)}, headers=ORIGIN)
+    assert response.status_code == 303 and "2+comments" in response.headers["Location"]
+    assert [c["name"] for c in client.get("/comments").get_json()["comments"]] == ["Kind"]
+    assert query(clean_database, "SELECT DISTINCT action, moderator FROM moderation_log") == [
+        ("erase_by_client", "admin")
+    ]
+
+
+def test_failed_deliveries_are_shown_and_retried(client, clean_database):
+    made = client.post("/comments", json={"name": "Ann", "comment": "Hello"}).get_json()
+    (event,) = query(clean_database, "SELECT id FROM outbox WHERE type = 'comment.created'")[0]
+    query(clean_database, "INSERT INTO deliveries (event, comment_id, destination, state, attempts, last_error)"
+                          " VALUES (%s, %s, 'https://user:pw@hooks.example/in?key=1', 'failed', 10, 'HTTP 500')",
+          (event, made["id"]))  # fmt: skip
+    sign_in(client)
+    page = client.get("/admin/deliveries").get_data(as_text=True)
+    assert "HTTP 500" in page and "hooks.example" in page and "pw" not in page  # no credentials shown
+    delivery = re.search(r"/admin/deliveries/(\d+)/retry", page).group(1)
+    response = client.post(f"/admin/deliveries/{delivery}/retry", data={"csrf": csrf(client)}, headers=ORIGIN)
+    assert response.status_code == 303 and "sent+again" in response.headers["Location"]
+    assert query(clean_database, "SELECT state, attempts FROM deliveries WHERE id = %s", (delivery,)) == [
+        ("pending", 0)
+    ]
+
+
+def test_at_a_glance(clean_database):
+    app = create_app(settings_for(clean_database, MODERATION="pre", RATE_LIMIT_POSTS="5/minute"))
+    client = app.test_client()
+    for n in range(3):
+        client.post("/comments", json={"name": "Ann", "comment": f"held {n}"})
+    query(clean_database, "UPDATE comments SET created_at = now() - interval '2 days' WHERE comment = 'held 0'")
+    sign_in(client)
+    page = client.get("/admin").get_data(as_text=True)
+    assert "<strong>3</strong> waiting" in page and "moderation before publishing" in page and "5 per 60 s" in page
+    chart = re.search(r'<title id="chart-title">Comments per day, last 30 days: ([0-9, ]+)</title>', page).group(1)
+    assert chart.split(", ")[-3:] == ["1", "0", "2"] and len(chart.split(", ")) == 30
+    app.extensions["comments_db"].close()
