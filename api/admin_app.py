@@ -64,10 +64,13 @@ COLUMNS = """c.id, c.thread, c.name, c.comment, c.status,
 PENDING = f"""SELECT {COLUMNS} FROM comments c LEFT JOIN comments p ON p.id = c.parent_id
     WHERE c.status = 'pending' ORDER BY c.txid, c.created_at, c.id LIMIT {PAGE}"""
 PENDING_COUNT = "SELECT count(*) FROM comments WHERE status = 'pending'"
+# What text search looks at: the expression of comments_search_idx (migrations/0015).
+SEARCHED = "to_tsvector('simple', coalesce(c.name, '') || ' ' || coalesce(c.comment, ''))"
 # Newest first, keyset-paged like the admin API; the filters are placeholders that may be NULL.
 LISTING = f"""SELECT {COLUMNS} FROM comments c LEFT JOIN comments p ON p.id = c.parent_id
     WHERE (%(status)s::text IS NULL OR c.status = %(status)s) AND (%(thread)s::text IS NULL OR c.thread = %(thread)s)
       AND (%(client)s::text IS NULL OR c.client = %(client)s)
+      AND (%(q)s::text IS NULL OR {SEARCHED} @@ websearch_to_tsquery('simple', %(q)s))
       AND (%(txid)s::bigint IS NULL OR (c.txid, c.created_at, c.id) < (%(txid)s, %(created_at)s::timestamptz, %(id)s))
     ORDER BY c.txid DESC, c.created_at DESC, c.id DESC LIMIT {PAGE + 1}"""
 # New comments per day over the last 30 days (comments_created_at_idx).
@@ -136,7 +139,7 @@ def listing():
         if after
         else dict.fromkeys(("txid", "created_at", "id"))
     )
-    comments = _comments(LISTING, {"status": None, "thread": None, "client": None, **filters, **beyond})
+    comments = _comments(LISTING, {"status": None, "thread": None, "client": None, "q": None, **filters, **beyond})
     more, comments = len(comments) > PAGE, comments[:PAGE]
     last = comments[-1] if comments else None
     next_cursor = payload.encode_cursor(Position(last["txid"], last["created_at"], last["id"])) if more else None
@@ -244,8 +247,8 @@ def _refuse_form():
 
 
 def _filters() -> dict:
-    """The listing's filters that were given (status, thread, client); the others are left out."""
-    given = {key: request.args.get(key, "").strip() for key in ("status", "thread", "client")}
+    """The listing's filters that were given (status, thread, client, words); the others are left out."""
+    given = {key: request.args.get(key, "").strip()[:200] for key in ("status", "thread", "client", "q")}
     if given["status"] not in STATUSES:
         given["status"] = ""
     if not CLIENT.fullmatch(given["client"]):

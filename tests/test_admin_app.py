@@ -17,6 +17,7 @@ from tests.test_moderators import add
 
 ORIGIN = {"Origin": "http://localhost"}  # the test client's own origin
 TOKEN = TEST_ENVIRONMENT["ADMIN_TOKEN"]
+WAITING = "//section[@aria-labelledby='pending-heading']//article[.//strong[text()='{name}']]"  # a waiting comment
 
 
 def sign_in(client, secret: str = TOKEN):
@@ -147,11 +148,11 @@ def test_a_moderator_works_through_the_queue_in_a_real_browser(database_url, cle
             secret.send_keys(TOKEN)
             secret.submit()
             _wait(lambda: chrome.title == "(2) Moderation")
-            ann = chrome.find_element(By.XPATH, "//section[@aria-labelledby='pending-heading']//article[.//strong[text()='Ann']]")
+            ann = chrome.find_element(By.XPATH, WAITING.format(name="Ann"))
             ann.find_element(By.XPATH, ".//button[text()='Approve']").click()
             _wait(lambda: chrome.title == "(1) Moderation")
             assert "approved" in chrome.find_element(By.CSS_SELECTOR, ".notice").text
-            bob = chrome.find_element(By.XPATH, "//section[@aria-labelledby='pending-heading']//article[.//strong[text()='Bob']]")
+            bob = chrome.find_element(By.XPATH, WAITING.format(name="Bob"))
             bob.find_element(By.TAG_NAME, "summary").click()  # Delete asks to confirm, inline
             bob.find_element(By.XPATH, ".//button[text()='Delete for good']").click()
             _wait(lambda: chrome.title == "(0) Moderation")
@@ -234,3 +235,21 @@ def test_at_a_glance(clean_database):
     chart = re.search(r'<title id="chart-title">Comments per day, last 30 days: ([0-9, ]+)</title>', page).group(1)
     assert chart.split(", ")[-3:] == ["1", "0", "2"] and len(chart.split(", ")) == 30
     app.extensions["comments_db"].close()
+
+
+def test_search_finds_words_and_names_and_takes_any_input(client):
+    client.post("/comments", json={"name": "Pat", "comment": "Cheap pills, buy now"})
+    client.post("/comments", json={"name": "Quinn", "comment": "A thoughtful reply about café culture"})
+    client.post("/comments", json={"name": "Ravi", "comment": "Pills are not the answer"})
+    sign_in(client)
+
+    def found(words: str) -> list[str]:
+        page = client.get("/admin/list", query_string={"q": words})
+        assert page.status_code == 200
+        return re.findall(r'<strong id="who-\d+">([^<]+)</strong>', page.get_data(as_text=True))
+
+    assert found("pills") == ["Ravi", "Pat"]  # any case, newest first
+    assert found("quinn") == ["Quinn"] and found("café") == ["Quinn"]
+    assert found('"buy now"') == ["Pat"] and found("pills -cheap") == ["Ravi"]
+    for odd in ("&|!(", "''", "\\", ":*", "a" * 500):
+        assert found(odd) == []
