@@ -78,7 +78,7 @@ def _insert_sql(limited: bool) -> str:
 
     $1 thread, $2 parent_id, $3 name, $4 comment, $5 status, $6 edit token hash, $7 client,
     $8 seconds per post, $9 period in seconds, $10 e-mail, $11 notify_replies, $12 images (as
-    comments.images holds them), $13 their media ids (media.py)."""
+    comments.images holds them), $13 their media ids (media.py), $14 the rule that held it."""
     limiter = rate_limits.LIMITER_CTE if limited else rate_limits.UNLIMITED_CTE
     limiter = limiter.replace("$client", "$7").replace("$interval", "$8").replace("$period", "$9")
     return f"""WITH {limiter},
@@ -93,8 +93,8 @@ def _insert_sql(limited: bool) -> str:
     ),
     inserted AS (
         INSERT INTO comments (thread, parent_id, name, comment, status, edit_token_hash, client, email,
-            notify_replies, images)
-        SELECT $1, $2, $3, $4, $5, $6, $7, $10, $11, $12
+            notify_replies, images, held_by)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $10, $11, $12, $14
         WHERE EXISTS (SELECT FROM allowed) AND NOT EXISTS (SELECT FROM duplicate) AND (SELECT visible FROM parent)
         RETURNING {COLUMNS}
     ),
@@ -120,7 +120,7 @@ STATEMENTS = {
 # Declared where PostgreSQL could not infer them (a parameter the unlimited insert never uses).
 _PARAMETER_TYPES = dict.fromkeys(
     ("insert_limited", "insert_unlimited"),
-    "(text, bigint, text, text, text, bytea, text, float8, int, text, boolean, jsonb, bigint[])",
+    "(text, bigint, text, text, text, bytea, text, float8, int, text, boolean, jsonb, bigint[], text)",
 )
 _PREPARE = ";".join(f"PREPARE {name} {_PARAMETER_TYPES.get(name, '')} AS {sql}" for name, sql in STATEMENTS.items())
 _SERVER_ENCODING = "SELECT current_setting('server_encoding')"
@@ -198,6 +198,7 @@ class CommentDatabase:
         limit: tuple[int, int] | None,
         images: list[dict] = (),
         media_ids: list[int] = (),
+        held_by: str | None = None,
         cursor=None,
     ) -> Comment:
         """Store a new comment, unless its client is over the limit (RateLimited), it repeats the
@@ -206,7 +207,7 @@ class CommentDatabase:
         interval, period = rate_limits.interval_and_period(limit) if limit else (0.0, 0)
         params = (
             *(new.thread, new.parent_id, new.name, new.comment, status, token_hash, client, interval, period),
-            *(new.email, new.notify_replies, orjson.dumps(images).decode(), list(media_ids)),
+            *(new.email, new.notify_replies, orjson.dumps(images).decode(), list(media_ids), held_by),
         )
         try:
             allowed, duplicate, parent_visible, _notified, *row = self._execute(

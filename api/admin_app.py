@@ -60,7 +60,7 @@ BLOCKED = """SELECT greatest(tat, now()) + make_interval(secs => %s) - make_inte
     FROM post_limits WHERE client = %s"""
 COLUMNS = """c.id, c.thread, c.name, c.comment, c.status,
     to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
-    left(p.comment, 80) AS parent_words, c.client, c.txid"""
+    left(p.comment, 80) AS parent_words, c.client, c.txid, c.held_by"""
 PENDING = f"""SELECT {COLUMNS} FROM comments c LEFT JOIN comments p ON p.id = c.parent_id
     WHERE c.status = 'pending' ORDER BY c.txid, c.created_at, c.id LIMIT {PAGE}"""
 PENDING_COUNT = "SELECT count(*) FROM comments WHERE status = 'pending'"
@@ -80,7 +80,7 @@ PER_DAY = """SELECT day::date, count(c.id)
     GROUP BY day ORDER BY day"""
 FAILED = """SELECT d.id, o.type, d.comment_id, d.destination, d.attempts, d.last_error
     FROM deliveries d JOIN outbox o ON o.id = d.event WHERE d.state = 'failed' ORDER BY d.id DESC LIMIT 100"""
-FIELDS = ("id", "thread", "name", "comment", "status", "created_at", "parent_words", "client", "txid")
+FIELDS = ("id", "thread", "name", "comment", "status", "created_at", "parent_words", "client", "txid", "held_by")
 DELIVERY_FIELDS = ("id", "type", "comment_id", "destination", "attempts", "last_error")
 CLIENT = re.compile(r"[0-9a-f]{32}")
 

@@ -51,14 +51,15 @@ def _admit(new: NewComment, *, images, media_ids, fields, uploads=(), limited: b
 def _post(new: NewComment, images: list[dict], media_ids: list[int], limited: bool, cursor) -> Response:
     """Admit and store the comment (in the cursor's transaction, if given); the 201."""
     settings = current_app.config["SETTINGS"]
-    status = spam.status_for_new(
+    held_by = spam.held_by_new(
         honeypot=new.honeypot, text=new.comment, moderation=settings.moderation, max_links=settings.max_links
     )
     token, token_hash = auth.new_edit_token()
     client = auth.current_client()
     comment = database().add(
         new,
-        status=status,
+        status=spam.status_for_new(held_by),
+        held_by=held_by,
         token_hash=token_hash,
         client=client,
         limit=settings.rate_limit_posts if limited else None,

@@ -25,7 +25,8 @@ blueprint = Blueprint("ownership", __name__)
 AUTHORSHIP = """SELECT edit_token_hash, status, created_at > now() - make_interval(secs => %s), edits
     FROM comments WHERE id = %s AND status <> 'deleted' FOR UPDATE"""
 UPDATE = f"""UPDATE comments SET name = coalesce(%s, name), comment = coalesce(%s, comment),
-    status = %s, edited_at = now(), edits = edits + 1 WHERE id = %s AND status = %s RETURNING {COLUMNS}"""
+    status = %s, held_by = coalesce(%s, held_by), edited_at = now(), edits = edits + 1
+    WHERE id = %s AND status = %s RETURNING {COLUMNS}"""
 
 
 @blueprint.patch("/comments/<id:comment_id>")
@@ -55,10 +56,9 @@ def _edit(comment_id: int, edit: Edit, cursor) -> Response:
     status = authorize_author(comment_id, cursor, editing=True)
     client = auth.current_client()
     database().charge(client, settings.rate_limit_posts, cursor=cursor)  # an edit costs like a post
-    new_status = spam.status_after_edit(
-        status, text=edit.comment, moderation=settings.moderation, max_links=settings.max_links
-    )
-    cursor.execute(UPDATE, (edit.name, edit.comment, new_status, comment_id, status))
+    held_by = spam.held_by_edit(status, text=edit.comment, moderation=settings.moderation, max_links=settings.max_links)
+    new_status = spam.status_after_edit(status, held_by)
+    cursor.execute(UPDATE, (edit.name, edit.comment, new_status, held_by, comment_id, status))
     row = cursor.fetchone()
     if row is None:  # erased or moderated between the check and the update
         raise CommentNotFound(comment_id)

@@ -32,19 +32,35 @@ def link_count(text: str) -> int:
     return len(LINK.findall(text))
 
 
-def status_for_new(*, honeypot: bool, text: str, moderation: str, max_links: int) -> str:
+def held_by_new(*, honeypot: bool, text: str, moderation: str, max_links: int) -> str | None:
+    """The rule that holds a new comment back: honeypot, moderation or links; None if none."""
     if honeypot:
-        return "rejected"
-    if moderation == "pre" or link_count(text) > max_links:
-        return "pending"
-    return "published"
+        return "honeypot"
+    if moderation == "pre":
+        return "moderation"
+    if link_count(text) > max_links:
+        return "links"
+    return None
 
 
-def status_after_edit(current: str, *, text: str | None, moderation: str, max_links: int) -> str:
-    """A published comment whose new words need a look goes back to the moderation queue."""
-    if current == "published" and (moderation == "pre" or (text is not None and link_count(text) > max_links)):
-        return "pending"
-    return current
+def status_for_new(held_by: str | None) -> str:
+    """A honeypot catch is rejected outright; a comment held by another rule waits."""
+    return {None: "published", "honeypot": "rejected"}.get(held_by, "pending")
+
+
+def held_by_edit(current: str, *, text: str | None, moderation: str, max_links: int) -> str | None:
+    """The rule that sends a published comment back to the moderation queue after an edit."""
+    if current != "published":
+        return None
+    if moderation == "pre":
+        return "moderation"
+    if text is not None and link_count(text) > max_links:
+        return "links"
+    return None
+
+
+def status_after_edit(current: str, held_by: str | None) -> str:
+    return "pending" if held_by else current
 
 
 def status_shown_to_author(status: str) -> str:

@@ -253,3 +253,24 @@ def test_search_finds_words_and_names_and_takes_any_input(client):
     assert found('"buy now"') == ["Pat"] and found("pills -cheap") == ["Ravi"]
     for odd in ("&|!(", "''", "\\", ":*", "a" * 500):
         assert found(odd) == []
+
+
+def test_each_comment_says_which_rule_held_it(clean_database):
+    app = create_app(settings_for(clean_database, MAX_LINKS="1"))
+    client = app.test_client()
+    links = client.post("/comments", json={"name": "Lin", "comment": "https://a.example https://b.example"})
+    bot = client.post("/comments", json={"name": "Bot", "comment": "hi", "website": "http://spam.example"})
+    fine = client.post("/comments", json={"name": "Fin", "comment": "fine"}).get_json()
+    edited = client.patch(f"/comments/{fine['id']}", json={"comment": "now https://a.example https://b.example"},
+                          headers={"Authorization": f"Bearer {fine['edit_token']}"})  # fmt: skip
+    assert (links.status_code, bot.status_code, edited.get_json()["status"]) == (201, 201, "pending")
+    held = dict(query(clean_database, "SELECT name, held_by FROM comments"))
+    assert held == {"Lin": "links", "Bot": "honeypot", "Fin": "links"}
+    sign_in(client)
+    page = client.get("/admin/list").get_data(as_text=True)
+    assert "held: more links than allowed" in page and "caught by the honeypot (a bot)" in page
+    pre = create_app(settings_for(clean_database, MODERATION="pre"))
+    pre.test_client().post("/comments", json={"name": "Pre", "comment": "waits"})
+    assert query(clean_database, "SELECT held_by FROM comments WHERE name = 'Pre'") == [("moderation",)]
+    for opened in (app, pre):
+        opened.extensions["comments_db"].close()
