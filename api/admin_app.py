@@ -30,7 +30,7 @@ from flask import Blueprint, Response, current_app, g, redirect, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from api import moderation, moderators, people
-from comment import STATUSES, Position
+from comment import STATUSES, Position, parse_id
 from core.exceptions import CommentNotFound, Conflict, RateLimited
 from db import database
 from delivery import webhooks
@@ -44,7 +44,8 @@ log = logging.getLogger("comments.admin_app")
 COOKIE = "comments_admin"
 SIGN_IN_LIMIT = (10, 900)  # failed sign-ins per client: 10 in 15 minutes, then one per 90 s
 POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self';"
+    " form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 PAGE = 50  # comments in each list
 ACTIONS = {"published": "approved", "rejected": "rejected", "erase": "deleted"}
@@ -198,10 +199,7 @@ def act(comment_id: int):
     if refused or action not in ACTIONS:
         return refused or _page("sign_in.html", 403, notice="That form is out of date; nothing was done.")
     try:
-        if action == "erase":
-            moderation.erase_for_good(comment_id)
-        else:
-            moderation.set_status(comment_id, action)
+        _apply(action, comment_id)
         done = f"Comment {comment_id} {ACTIONS[action]}."
     except (CommentNotFound, Conflict):
         done = f"Comment {comment_id} was deleted meanwhile; nothing was done."
@@ -216,7 +214,7 @@ def erase_client(client: str):
     if not CLIENT.fullmatch(client):
         return redirect(url_for("admin_app.queue", done="That is not a client pseudonym; nothing was done."), 303)
     erased = people.erase_person("client", client)
-    return redirect(url_for("admin_app.queue", done=f"{erased} comments of that client erased."), 303)
+    return redirect(url_for("admin_app.queue", done=f"{_comments_word(erased)} of that client erased."), 303)
 
 
 @blueprint.post("/admin/deliveries/<id:delivery_id>/retry")
@@ -232,9 +230,39 @@ def retry(delivery_id: int):
     return redirect(url_for("admin_app.deliveries", done=done), 303)
 
 
+@blueprint.post("/admin/bulk")
+def bulk():
+    refused = _refuse_form()
+    action = request.form.get("action")
+    if refused or action not in ACTIONS:
+        return refused or _page("sign_in.html", 403, notice="That form is out of date; nothing was done.")
+    done = 0
+    for comment_id in filter(None, map(parse_id, request.form.getlist("id")[:PAGE])):
+        with suppress(CommentNotFound, Conflict):  # deleted meanwhile: nothing to do for that one
+            _apply(action, comment_id)
+            done += 1
+    return redirect(url_for("admin_app.queue", done=f"{_comments_word(done)} {ACTIONS[action]}."), 303)
+
+
 @blueprint.get("/admin/app.css")
 def stylesheet():
     return send_from_directory(HERE, "admin.css", mimetype="text/css", max_age=300)
+
+
+@blueprint.get("/admin/app.js")
+def script():
+    return send_from_directory(HERE, "app.js", mimetype="text/javascript", max_age=300)
+
+
+def _comments_word(count: int) -> str:
+    return f"{count} comment{'' if count == 1 else 's'}"
+
+
+def _apply(action: str, comment_id: int) -> None:
+    if action == "erase":
+        moderation.erase_for_good(comment_id)
+    else:
+        moderation.set_status(comment_id, action)
 
 
 def _refuse_form():

@@ -758,6 +758,24 @@ DOCUMENT = {
                 },
             }
         },
+        "/admin/bulk": {
+            "post": {
+                "operationId": "adminAppBulk",
+                "summary": "Approve, reject or delete the selected comments (form fields `id`..., `action`, `csrf`).",
+                "responses": {
+                    "303": {"description": "Done: back to /admin, which says how many."},
+                    "401": _document("text/html", "Not signed in (the sign-in form)."),
+                    "403": _document("text/html", "Another site's form, or an out-of-date one: nothing was done."),
+                },
+            }
+        },
+        "/admin/app.js": {
+            "get": {
+                "operationId": "adminScript",
+                "summary": "The app's keyboard, selection and undo (the forms work without it).",
+                "responses": {"200": _document("text/javascript", "The script.")},
+            }
+        },
         "/admin/app.css": {
             "get": {
                 "operationId": "adminStylesheet",

@@ -53,7 +53,8 @@ def test_every_page_is_locked_down(client):
         headers = response.headers
         assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
-        assert "script-src" not in headers["Content-Security-Policy"]  # default-src 'none': no script at all
+        policy = headers["Content-Security-Policy"]
+        assert "script-src 'self';" in policy and "unsafe" not in policy  # the app's own file, nothing inline
 
 
 @pytest.mark.parametrize("secret", ["", "wrong", "mod_" + "x" * 43, TOKEN + "x"])
@@ -150,11 +151,13 @@ def test_a_moderator_works_through_the_queue_in_a_real_browser(database_url, cle
             _wait(lambda: chrome.title == "(2) Moderation")
             ann = chrome.find_element(By.XPATH, WAITING.format(name="Ann"))
             ann.find_element(By.XPATH, ".//button[text()='Approve']").click()
-            _wait(lambda: chrome.title == "(1) Moderation")
-            assert "approved" in chrome.find_element(By.CSS_SELECTOR, ".notice").text
+            assert not ann.is_displayed()  # at once; sent after the few seconds in which it can be undone
+            assert "Comment approved." in chrome.find_element(By.ID, "undo-bar").text
             bob = chrome.find_element(By.XPATH, WAITING.format(name="Bob"))
             bob.find_element(By.TAG_NAME, "summary").click()  # Delete asks to confirm, inline
             bob.find_element(By.XPATH, ".//button[text()='Delete for good']").click()
+            _wait(lambda: query(clean_database, "SELECT name, status FROM comments") == [("Ann", "published")], 15)
+            chrome.refresh()
             _wait(lambda: chrome.title == "(0) Moderation")
             listed = requests.get(service.url("/comments"), timeout=5).json()["comments"]
             assert [comment["name"] for comment in listed] == ["Ann"]
@@ -274,3 +277,72 @@ def test_each_comment_says_which_rule_held_it(clean_database):
     assert query(clean_database, "SELECT held_by FROM comments WHERE name = 'Pre'") == [("moderation",)]
     for opened in (app, pre):
         opened.extensions["comments_db"].close()
+
+
+@pytest.fixture
+def moderating(database_url, clean_database):
+    """A real gunicorn holding three comments for moderation, and Chromium signed in to /admin."""
+    with Service(database_url, MODERATION="pre") as service:
+        for name in ("Ann", "Bob", "Cy"):
+            requests.post(service.url("/comments"), json={"name": name, "comment": f"Held words of {name}"}, timeout=5)
+        chrome = browser.start_chrome()
+        try:
+            chrome.get(service.url("/admin"))
+            chrome.find_element(By.ID, "secret").send_keys(TOKEN + "\n")
+            _wait(lambda: chrome.title == "(3) Moderation")
+            yield service, chrome
+            assert browser.console_errors(chrome) == []
+        finally:
+            chrome.quit()
+
+
+def _statuses(clean_database) -> dict:
+    return dict(query(clean_database, "SELECT name, status FROM comments"))
+
+
+def _keys(chrome, keys: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(chrome).send_keys(keys).perform()
+
+
+def test_the_keyboard_moves_acts_and_can_be_undone(moderating, clean_database):
+    _, chrome = moderating
+    _keys(chrome, "jj")
+    assert chrome.switch_to.active_element.get_attribute("id").startswith("comment-")
+    assert "Bob" in chrome.switch_to.active_element.text
+    _keys(chrome, "a")  # Bob approved: gone from the queue at once, sent after the undo delay
+    bar = chrome.find_element(By.ID, "undo-bar")
+    assert bar.is_displayed() and "Comment approved." in bar.text
+    _wait(lambda: _statuses(clean_database)["Bob"] == "published", timeout=15)
+    _keys(chrome, "k")  # back to Ann
+    _keys(chrome, "d")
+    assert chrome.switch_to.active_element.text == "Delete for good"  # the inline confirmation
+    _keys(chrome, "\n")
+    assert "Comment deleted." in bar.text
+    bar.find_element(By.TAG_NAME, "button").click()  # Undo
+    assert "Undone." in bar.text and chrome.find_element(By.XPATH, WAITING.format(name="Ann")).is_displayed()
+    time.sleep(6)
+    assert _statuses(clean_database) == {"Ann": "pending", "Bob": "published", "Cy": "pending"}
+    _keys(chrome, "?")
+    assert chrome.find_element(By.ID, "shortcuts").get_attribute("open") is not None
+    _keys(chrome, "?")
+    assert chrome.find_element(By.ID, "shortcuts").get_attribute("open") is None
+
+
+def test_a_selection_is_acted_on_together(moderating, clean_database):
+    _, chrome = moderating
+    for name in ("Ann", "Cy"):
+        chrome.find_element(By.XPATH, WAITING.format(name=name)).find_element(
+            By.CSS_SELECTOR, "input[type=checkbox]"
+        ).click()
+    chrome.find_element(By.XPATH, "//button[text()='Reject selected']").click()
+    assert "2 comments rejected." in chrome.find_element(By.ID, "undo-bar").text
+    _wait(lambda: _statuses(clean_database) == {"Ann": "rejected", "Bob": "pending", "Cy": "rejected"}, timeout=15)
+
+
+def test_leaving_the_page_sends_what_was_waiting(moderating, clean_database):
+    service, chrome = moderating
+    _keys(chrome, "jr")  # Ann rejected, then the moderator leaves at once
+    chrome.get(service.url("/admin/list"))
+    _wait(lambda: _statuses(clean_database)["Ann"] == "rejected")

@@ -69,6 +69,8 @@ def test_openapi_document_is_served(client):
         "/admin/sign-out",
         "/admin/comments/{comment_id}/act",
         "/admin/app.css",
+        "/admin/app.js",
+        "/admin/bulk",
         "/admin/list",
         "/admin/deliveries",
         "/admin/deliveries/{delivery_id}/retry",
