@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, send_from_directory, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from api import moderation, moderators, people
+from api import media, moderation, moderators, people
 from comment import STATUSES, Position, parse_id
-from core.exceptions import CommentNotFound, Conflict, RateLimited
+from core.exceptions import CommentNotFound, Conflict, NotFound, RateLimited
 from db import database
 from delivery import webhooks
 from store import outbox, rate_limits
@@ -43,8 +43,9 @@ log = logging.getLogger("comments.admin_app")
 
 COOKIE = "comments_admin"
 SIGN_IN_LIMIT = (10, 900)  # failed sign-ins per client: 10 in 15 minutes, then one per 90 s
+# img-src: this origin and the object store its image redirects lead to (api/media.py).
 POLICY = (
-    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self';"
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src {images};"
     " form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 PAGE = 50  # comments in each list
@@ -61,7 +62,7 @@ BLOCKED = """SELECT greatest(tat, now()) + make_interval(secs => %s) - make_inte
     FROM post_limits WHERE client = %s"""
 COLUMNS = """c.id, c.thread, c.name, c.comment, c.status,
     to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
-    left(p.comment, 80) AS parent_words, c.client, c.txid, c.held_by"""
+    left(p.comment, 80) AS parent_words, c.client, c.txid, c.held_by, c.images"""
 PENDING = f"""SELECT {COLUMNS} FROM comments c LEFT JOIN comments p ON p.id = c.parent_id
     WHERE c.status = 'pending' ORDER BY c.txid, c.created_at, c.id LIMIT {PAGE}"""
 PENDING_COUNT = "SELECT count(*) FROM comments WHERE status = 'pending'"
@@ -81,7 +82,10 @@ PER_DAY = """SELECT day::date, count(c.id)
     GROUP BY day ORDER BY day"""
 FAILED = """SELECT d.id, o.type, d.comment_id, d.destination, d.attempts, d.last_error
     FROM deliveries d JOIN outbox o ON o.id = d.event WHERE d.state = 'failed' ORDER BY d.id DESC LIMIT 100"""
-FIELDS = ("id", "thread", "name", "comment", "status", "created_at", "parent_words", "client", "txid", "held_by")
+FIELDS = (
+    *("id", "thread", "name", "comment", "status", "created_at", "parent_words", "client", "txid", "held_by"),
+    "images",
+)
 DELIVERY_FIELDS = ("id", "type", "comment_id", "destination", "attempts", "last_error")
 CLIENT = re.compile(r"[0-9a-f]{32}")
 
@@ -102,7 +106,8 @@ def load_session():
 
 @blueprint.after_request
 def lock_down(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = POLICY
+    images = " ".join(media.image_sources(current_app.config["SETTINGS"]))
+    response.headers["Content-Security-Policy"] = POLICY.format(images=images)
     response.headers["X-Frame-Options"] = "DENY"
     # Not no-referrer: with it, browsers send "Origin: null" on the app's own forms.
     response.headers["Referrer-Policy"] = "same-origin"
@@ -242,6 +247,15 @@ def bulk():
             _apply(action, comment_id)
             done += 1
     return redirect(url_for("admin_app.queue", done=f"{_comments_word(done)} {ACTIONS[action]}."), 303)
+
+
+@blueprint.get("/admin/images/<key>")
+def image(key: str):
+    """A comment's image for a signed-in moderator, whatever the comment's status (as the admin
+    API's /admin/media/<key>); to anyone else, nothing is here."""
+    if g.moderator is None:
+        raise NotFound()
+    return media.redirect_to(key, media.IN_USE, "private, no-store")
 
 
 @blueprint.get("/admin/app.css")

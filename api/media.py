@@ -7,6 +7,7 @@ collected is in media/.
 """
 
 import re
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app
 
@@ -40,6 +41,20 @@ def redirect_to(key: str, allowed: str, cache_control: str):
     public_url = current_app.config["SETTINGS"].media_public_url
     target = f"{public_url}/{key}" if public_url else store.presigned_url(key)
     return "", 302, {"Location": target, "Cache-Control": cache_control}
+
+
+def image_sources(settings) -> list[str]:
+    """Where a page's images may load from, for its Content-Security-Policy: this origin, and
+    the object store that /media/<key> redirects to (or MEDIA_PUBLIC_URL)."""
+    sources = ["'self'"]
+    if object_store() is not None:
+        public = settings.media_public_url or settings.s3_public_endpoint
+        if public:
+            parts = urlsplit(public)
+            sources.append(f"{parts.scheme}://{parts.netloc}")
+        else:
+            sources.append("https:")  # AWS's own bucket hosts
+    return sources
 
 
 def admin_base() -> str:

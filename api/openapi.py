@@ -776,6 +776,14 @@ DOCUMENT = {
                 "responses": {"200": _document("text/javascript", "The script.")},
             }
         },
+        "/admin/images/{key}": {
+            "get": {
+                "operationId": "adminAppImage",
+                "summary": "Any comment's image, for a signed-in moderator: a redirect to the object store.",
+                "parameters": [_MEDIA_KEY],
+                "responses": {"302": _MEDIA_REDIRECT, "404": _error("NotFound"), "503": _error("Unavailable")},
+            }
+        },
         "/admin/app.css": {
             "get": {
                 "operationId": "adminStylesheet",

@@ -10,11 +10,11 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_from_directory
 
 import config
+from api.media import image_sources
 from comment import FIELD_LIMITS
 from core.exceptions import NotFound
 from media import storage
@@ -125,13 +125,9 @@ def demo_page():
 def demo_policy(settings: config.Config) -> str:
     """Scripts, styles and requests from this origin only; images also from the object store,
     where /media/<key> redirects (or from MEDIA_PUBLIC_URL)."""
-    image_sources = ["'self'"]
-    if storage.object_store() is not None:
-        public = settings.media_public_url or settings.s3_public_endpoint
-        image_sources.append(_origin(public) if public else "https:")  # AWS's own bucket hosts
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        f"img-src {' '.join(image_sources)}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        f"img-src {' '.join(image_sources(settings))}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 
 
@@ -148,8 +144,3 @@ def _shareable(response: Response) -> None:
     and under Cross-Origin-Embedder-Policy."""
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"

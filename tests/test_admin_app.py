@@ -2,8 +2,10 @@
 what keeps it safe (cookie flags, CSRF, Origin, CSP, the sign-in limit). Flask's client for the
 HTTP rules, a real Chromium against gunicorn for a moderator's walk through it."""
 
+import io
 import re
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -346,3 +348,26 @@ def test_leaving_the_page_sends_what_was_waiting(moderating, clean_database):
     _keys(chrome, "jr")  # Ann rejected, then the moderator leaves at once
     chrome.get(service.url("/admin/list"))
     _wait(lambda: _statuses(clean_database)["Ann"] == "rejected")
+
+
+def test_a_comments_images_show_to_signed_in_moderators_only(media_client, media_environment):
+    from tests import pictures
+
+    data = {"name": "Ann", "comment": "a picture", "image": [(io.BytesIO(pictures.still("PNG")), "a.png")]}
+    made = media_client.post("/comments", data=data, content_type="multipart/form-data").get_json()
+    key = made["images"][0]["url"].rsplit("/", 1)[1]
+    assert media_client.get(f"/admin/images/{key}").status_code == 404  # not signed in: nothing here
+    sign_in(media_client)
+    page = media_client.get("/admin/list")
+    assert f'<img src="/admin/images/{key}" width="120" height="80"' in page.get_data(as_text=True)
+    store = urlsplit(media_environment["AWS_ENDPOINT_URL_S3"])
+    assert f"img-src 'self' {store.scheme}://{store.netloc};" in page.headers["Content-Security-Policy"]
+    redirect = media_client.get(f"/admin/images/{key}")
+    assert redirect.status_code == 302 and redirect.headers["Cache-Control"] == "no-store"
+    assert requests.get(redirect.headers["Location"], timeout=10).content == pictures_bytes(media_environment, key)
+
+
+def pictures_bytes(environment: dict, key: str) -> bytes:
+    from tests.conftest import s3_client
+
+    return s3_client(environment).get_object(Bucket=environment["MEDIA_BUCKET"], Key=key)["Body"].read()

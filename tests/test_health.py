@@ -70,6 +70,7 @@ def test_openapi_document_is_served(client):
         "/admin/comments/{comment_id}/act",
         "/admin/app.css",
         "/admin/app.js",
+        "/admin/images/{key}",
         "/admin/bulk",
         "/admin/list",
         "/admin/deliveries",
