@@ -51,7 +51,9 @@ def test_the_cookie_is_secure_when_public_url_is_https(clean_database):
 
 
 def test_every_page_is_locked_down(client):
-    for response in (client.get("/admin"), sign_in(client), client.get("/admin")):
+    signed_out = (client.get("/admin"), sign_in(client, "wrong"), client.get("/admin/list"))
+    signed_in = (sign_in(client), client.get("/admin"), client.get("/admin/list"), client.get("/admin/deliveries"))
+    for response in (*signed_out, *signed_in):
         headers = response.headers
         assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
@@ -371,3 +373,61 @@ def pictures_bytes(environment: dict, key: str) -> bytes:
     from tests.conftest import s3_client
 
     return s3_client(environment).get_object(Bucket=environment["MEDIA_BUCKET"], Key=key)["Body"].read()
+
+
+def test_a_moderators_day_in_a_real_browser(database_url, clean_database, media_environment):
+    """Sign-in (a wrong secret, then the right one), a pending comment's image, reject by button,
+    bulk approve, search, a client's comments erased, an expired session; screenshots of the queue
+    in light and dark (test-artifacts/). No console error or CSP violation on any page."""
+    from tests import pictures
+
+    with Service(database_url, MODERATION="pre", TRUSTED_PROXIES="1", **media_environment) as service:
+        post = {"data": {"name": "Ann", "comment": "A picture of my cat"},
+                "files": {"image": ("cat.png", pictures.still("PNG"), "image/png")}}  # fmt: skip
+        requests.post(service.url("/comments"), timeout=10, **post)
+        others = [("Bob", "A kind word", "198.51.100.2"), ("Cy", "Another kind word", "198.51.100.3"),
+                  ("Spam", "cheap pills", "203.0.113.9"), ("Spam", "more pills", "203.0.113.9")]  # fmt: skip
+        for name, words, address in others:
+            fields, sender = {"name": name, "comment": words}, {"X-Forwarded-For": address}
+            requests.post(service.url("/comments"), json=fields, headers=sender, timeout=5)
+        chrome = browser.start_chrome(width=900, height=1400)
+        try:
+            chrome.get(service.url("/admin"))
+            chrome.find_element(By.ID, "secret").send_keys("not-the-secret\n")
+            _wait(lambda: "That secret opens nothing here." in chrome.page_source)
+            chrome.find_element(By.ID, "secret").send_keys(TOKEN + "\n")
+            _wait(lambda: chrome.title == "(5) Moderation")
+            cat = chrome.find_element(By.XPATH, WAITING.format(name="Ann")).find_element(By.TAG_NAME, "img")
+            _wait(
+                lambda: chrome.execute_script("return arguments[0].complete && arguments[0].naturalWidth", cat) == 120
+            )
+            for scheme in ("light", "dark"):
+                browser.prefer_color_scheme(chrome, scheme)
+                chrome.save_screenshot(str(browser.ARTIFACTS / f"admin-queue-{scheme}.png"))
+            browser.prefer_color_scheme(chrome, "light")
+            chrome.find_element(By.XPATH, WAITING.format(name="Cy")).find_element(
+                By.XPATH, ".//button[text()='Reject']"
+            ).click()
+            for name in ("Ann", "Bob"):
+                chrome.find_element(By.XPATH, WAITING.format(name=name)).find_element(
+                    By.CSS_SELECTOR, "input[type=checkbox]"
+                ).click()
+            chrome.find_element(By.XPATH, "//button[text()='Approve selected']").click()
+            _wait(lambda: _statuses(clean_database) == {"Ann": "published", "Bob": "published", "Cy": "rejected",
+                                                        "Spam": "pending"}, timeout=15)  # fmt: skip
+            chrome.get(service.url("/admin/list"))
+            chrome.find_element(By.ID, "q").send_keys("pills\n")
+            _wait(lambda: "q=pills" in chrome.current_url)
+            shown = [element.text for element in chrome.find_elements(By.CSS_SELECTOR, "article strong")]
+            assert shown == ["Spam", "Spam"]
+            spam = chrome.find_elements(By.CSS_SELECTOR, "article.comment")[0]
+            spam.find_element(By.XPATH, ".//summary[text()='Erase everything from this client']").click()
+            spam.find_element(By.XPATH, ".//button[starts-with(text(), 'Erase all')]").click()
+            _wait(lambda: "2 comments of that client erased." in chrome.page_source)
+            assert query(clean_database, "SELECT count(*) FROM comments WHERE name = 'Spam'") == [(0,)]
+            query(clean_database, "UPDATE admin_sessions SET expires_at = now() - interval '1 second'")
+            chrome.refresh()
+            _wait(lambda: chrome.find_elements(By.ID, "secret"))  # the session expired: sign in again
+            assert browser.console_errors(chrome) == []
+        finally:
+            chrome.quit()

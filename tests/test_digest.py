@@ -43,17 +43,17 @@ def hold(client, count: int, start: int = 0) -> list[int]:
 
 def test_a_wave_of_held_comments_is_one_email_and_the_next_waits_for_the_interval(held_client, clean_database,
                                                                                  mailbox):  # fmt: skip
-    ids = hold(held_client, 30)
+    ids = hold(held_client, 50)
     with WorkerProcess(clean_database, **worker_env(mailbox)):
         (message,) = mailbox.wait_for(1)
-        later = hold(held_client, 5, start=30)
+        later = hold(held_client, 5, start=50)
         time.sleep(2.0)  # the worker is woken by each post, and still sends nothing inside the interval
         assert len(mailbox.messages) == 1
         query(clean_database, "UPDATE deliveries SET finished_at = now() - interval '11 minutes'"
                               " WHERE destination = 'moderators' AND state = 'delivered'")  # fmt: skip
         second = mailbox.wait_for(2)[1]
     assert message["To"] == "mod1@example.tld, mod2@example.tld"
-    assert message["Subject"] == "30 comments waiting for moderation"
+    assert message["Subject"] == "50 comments waiting for moderation"
     text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert all(f"https://comments.example/admin#comment-{comment_id}" in text for comment_id in ids)
     assert "Sender 7 on /post/:\nspam number 7" in text
