@@ -66,6 +66,8 @@ COLUMNS = """c.id, c.thread, c.name, c.comment, c.status,
 PENDING = f"""SELECT {COLUMNS} FROM comments c LEFT JOIN comments p ON p.id = c.parent_id
     WHERE c.status = 'pending' ORDER BY c.txid, c.created_at, c.id LIMIT {PAGE}"""
 PENDING_COUNT = "SELECT count(*) FROM comments WHERE status = 'pending'"
+LATEST = f"""SELECT {COLUMNS} FROM comments c LEFT JOIN comments p ON p.id = c.parent_id
+    WHERE c.status <> 'pending' ORDER BY c.txid DESC, c.created_at DESC, c.id DESC LIMIT 20"""
 # What text search looks at: the expression of comments_search_idx (migrations/0015).
 SEARCHED = "to_tsvector('simple', coalesce(c.name, '') || ' ' || coalesce(c.comment, ''))"
 # Newest first, keyset-paged like the admin API; the filters are placeholders that may be NULL.
@@ -124,6 +126,7 @@ def queue():
     return _page(
         "queue.html",
         pending=_comments(PENDING, ()),
+        latest=_comments(LATEST, ()),
         pending_count=pending_count,
         per_day=_per_day(),
         mode=settings.moderation,

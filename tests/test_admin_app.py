@@ -40,7 +40,8 @@ def test_signing_in_sets_a_locked_down_session_cookie_and_shows_the_queue(client
     page = client.get("/admin")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "Signed in as <strong>admin</strong>" in text
-    assert "<title>(0) Moderation</title>" in text and "Hello" in client.get("/admin/list").get_data(as_text=True)
+    assert "<title>(0) Moderation</title>" in text and "Hello" in text  # the latest, below the (empty) queue
+    assert "Hello" in client.get("/admin/list").get_data(as_text=True)
 
 
 def test_the_cookie_is_secure_when_public_url_is_https(clean_database):
