@@ -112,3 +112,24 @@ def test_a_digest_the_mail_server_refused_is_sent_once_it_is_back(held_client, c
 def test_moderator_emails_must_be_addresses(emails):
     with pytest.raises(config.ConfigError, match="MODERATOR_EMAILS"):
         config.from_environment({"MODERATOR_EMAILS": emails})
+
+
+def test_a_held_reply_mails_its_parents_author_only_once_approved(clean_database, mailbox):
+    """Reply e-mails follow publication: a reply waiting for moderation tells the moderators,
+    not the author it answers; approved, it mails that author once."""
+    app = create_app(settings_for(clean_database, **HELD))
+    client = app.test_client()
+    parent = client.post("/comments", json={"name": "Ann", "comment": "Question?", "email": "ann@example.tld",
+                                            "notify_replies": True}).get_json()  # fmt: skip
+    client.patch(f"/admin/comments/{parent['id']}", json={"status": "published"}, headers=ADMIN)
+    reply = client.post("/comments", json={"name": "Bob", "comment": "The answer", "parent_id": parent["id"]},
+                        environ_base={"REMOTE_ADDR": "198.51.100.2"}).get_json()  # fmt: skip
+    with WorkerProcess(clean_database, **worker_env(mailbox)):
+        (digest,) = mailbox.wait_for(1)
+        time.sleep(1.5)
+        assert [message["To"] for message in mailbox.messages] == ["mod1@example.tld, mod2@example.tld"]
+        client.patch(f"/admin/comments/{reply['id']}", json={"status": "published"}, headers=ADMIN)
+        replied = mailbox.wait_for(2)[1]
+    assert replied["To"] == "ann@example.tld" and "The answer" in replied.get_body(("plain",)).get_content()
+    assert "The answer" in digest.get_body(("plain",)).get_content()
+    app.extensions["comments_db"].close()
