@@ -16,6 +16,7 @@ from api import (
     admin_app,
     comments,
     counts,
+    feeds,
     health,
     media,
     moderation,
@@ -34,7 +35,20 @@ from web import errors, middleware
 from web.json_provider import OrjsonProvider
 
 # Every route, by feature (api/): one blueprint each.
-FEATURES = (comments, ownership, moderation, people, admin_app, counts, media, unsubscribe, health, openapi, widget)
+FEATURES = (
+    comments,
+    ownership,
+    moderation,
+    people,
+    admin_app,
+    counts,
+    feeds,
+    media,
+    unsubscribe,
+    health,
+    openapi,
+    widget,
+)
 
 log = logging.getLogger("comments.app")
 

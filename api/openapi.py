@@ -791,6 +791,19 @@ DOCUMENT = {
                 "responses": {"200": _document("text/css", "The stylesheet.")},
             }
         },
+        "/feed.atom": {
+            "get": {
+                "operationId": "feed",
+                "summary": "An Atom 1.0 feed of the latest published comments, site-wide or of one thread.",
+                "parameters": [{"name": "thread", "in": "query", "required": False, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": _document("application/atom+xml", "The feed (ETag, Last-Modified)."),
+                    "304": {"description": "Not modified since the ETag or time given."},
+                    "400": _error("BadRequest"),
+                    "503": _error("Unavailable"),
+                },
+            }
+        },
         "/demo": {
             "get": {
                 "operationId": "demoPage",

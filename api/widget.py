@@ -10,6 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_from_directory
 
@@ -114,6 +115,7 @@ def demo_page():
         page_size=page_size,
         stylesheet=assets().versioned("demo.css"),
         embed_url=f"{settings.public_url}/embed.js",
+        feed_url=f"{settings.public_url}/feed.atom?{urlencode({'thread': thread})}",
     )
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = demo_policy(settings)

@@ -281,6 +281,20 @@ def test_an_export_is_imported_through_compose_from_standard_input(stack):
     assert [comment["name"] for comment in thread["comments"]] == ["Ann", None, "Bob", "Dee", "Fay"]
 
 
+def test_a_moderator_added_through_compose_opens_the_admin_api_and_the_app_is_served(stack):
+    """The one-off command as operations.md gives it, and the app's files from the image."""
+    added = stack.compose("run", "--rm", "-T", "api", "python", "-m", "api.moderators", "add", "alice")
+    name, secret = added.stdout.strip().split(": ")
+    assert name == "alice" and secret.startswith("mod_")
+    listing = requests.get(f"{stack.base}/admin/comments", headers={"Authorization": f"Bearer {secret}"}, timeout=10)
+    assert listing.status_code == 200
+    page = requests.get(f"{stack.base}/admin", timeout=10)
+    assert page.status_code == 200 and 'name="secret"' in page.text
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    script = requests.get(f"{stack.base}/admin/app.js", timeout=10)
+    assert script.status_code == 200 and "UNDO_SECONDS" in script.text
+
+
 def test_migrations_ran_once_as_a_one_off_step(stack):
     state = stack.compose("ps", "-a", "--format", "json", "migrate").stdout
     migrate = [json.loads(line) for line in state.splitlines() if line.strip()]

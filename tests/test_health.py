@@ -82,6 +82,7 @@ def test_openapi_document_is_served(client):
         "/embed.js",
         "/widget/{name}",
         "/widget.json",
+        "/feed.atom",
         "/demo",
         "/healthz",
         "/readyz",

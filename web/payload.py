@@ -292,6 +292,14 @@ def read_admin_list_query(request: Request) -> AdminListQuery:
     return AdminListQuery(status, thread, limit, before)
 
 
+def read_feed_query(request: Request) -> str | None:
+    """GET /feed.atom: at most one `thread` (the whole site's feed without it)."""
+    args, errors = _single_values(request, frozenset(("thread",)))
+    thread = _thread(args.get("thread"), errors)
+    _raise_if(errors)
+    return thread
+
+
 def read_count_query(request: Request) -> list[str]:
     """GET /counts: 1 to 100 `thread` parameters, each normalised, repeats ignored."""
     args = _query_args(request, max_fields=MAX_COUNT_THREADS)
