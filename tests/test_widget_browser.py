@@ -9,7 +9,7 @@ import re
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 import requests
@@ -132,6 +132,8 @@ def test_the_demo_page_shows_a_thread_with_counts_and_posts_a_comment(chrome, se
     assert article.text.splitlines() == ["Ann", "now", "First!", "Reply"]  # under a minute old: "now"
     assert article.find_element(By.TAG_NAME, "time").get_attribute("title")  # the exact time, on hover
     assert chrome.find_element(By.CSS_SELECTOR, f'[data-comment-count="{thread}"]').text == "1 comment"
+    feeds = chrome.find_elements(By.CSS_SELECTOR, 'head link[rel="alternate"][type="application/atom+xml"]')
+    assert len(feeds) == 1  # the page's own: the widget adds none beside it
     fill_and_post(main_form(chrome), "Bob", "Second, from the widget")
     until(chrome, lambda: texts(chrome) == ["First!", "Second, from the widget"])
     assert "was posted" in chrome.find_element(By.CSS_SELECTOR, ".cw-status").text
@@ -436,6 +438,10 @@ def test_a_site_in_cors_origins_embeds_the_widget(chrome, service, thread, page_
         fill_and_post(main_form(chrome), "Bob", "Posted from another site")
         until(chrome, lambda: texts(chrome) == ["Seen from another site", "Posted from another site"])
         button(article_of(chrome, "Posted from another site"), "Edit")  # the token came back too
+        feeds = chrome.find_elements(By.CSS_SELECTOR, 'head link[rel="alternate"][type="application/atom+xml"]')
+        assert [link.get_attribute("href") for link in feeds] == [
+            service.url(f"/feed.atom?thread={quote(thread, safe='')}")
+        ]
 
 
 def test_a_site_not_in_cors_origins_gets_a_clean_failure(chrome, service, thread):

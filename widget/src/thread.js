@@ -26,6 +26,7 @@ export class Thread {
         this.api.page(this.thread, this.pageSize),
       ]);
       this.settings = settings;
+      this.advertiseFeed();
       this.render();
       this.showPage(page);
       for (const comment of this.mine.pendingIn(this.thread)) if (!this.nodes.has(comment.id)) this.place(comment);
@@ -41,6 +42,19 @@ export class Thread {
   }
 
   // Resolves once the stylesheet has loaded (or failed), so nothing is drawn unstyled.
+  // Tells feed readers (and browsers' "subscribe") where this thread's Atom feed is, unless the
+  // page already does (the demo page says so itself).
+  advertiseFeed() {
+    const href = this.api.url(`feed.atom?${new URLSearchParams({ thread: this.thread })}`);
+    const known = [...document.querySelectorAll('link[rel="alternate"][type="application/atom+xml"]')];
+    const sameFeed = (link) => {
+      const url = new URL(link.href);
+      return url.pathname.endsWith("/feed.atom") && url.searchParams.get("thread") === this.thread;
+    };
+    if (known.some(sameFeed)) return;
+    document.head.append(el("link", { rel: "alternate", type: "application/atom+xml", title: "Comments", href }));
+  }
+
   addStylesheet(settings) {
     return new Promise((resolve) => {
       const link = el("link", { rel: "stylesheet", href: this.api.url(settings.stylesheet) });
