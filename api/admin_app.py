@@ -58,8 +58,6 @@ END_SESSION = "DELETE FROM admin_sessions WHERE token_hash = %s"
 # A session is valid while it has not expired and its account still exists.
 SESSION = """SELECT s.moderator FROM admin_sessions s WHERE s.token_hash = %s AND s.expires_at > now()
     AND (s.moderator = 'admin' OR EXISTS (SELECT 1 FROM moderators m WHERE m.name = s.moderator))"""
-BLOCKED = """SELECT greatest(tat, now()) + make_interval(secs => %s) - make_interval(secs => %s) > now()
-    FROM post_limits WHERE client = %s"""
 COLUMNS = """c.id, c.thread, c.name, c.comment, c.status,
     to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
     left(p.comment, 80) AS parent_words, c.client, c.txid, c.held_by, c.images"""
@@ -367,5 +365,5 @@ def _https() -> bool:
 
 def _blocked(client: str) -> bool:
     interval, period = rate_limits.interval_and_period(SIGN_IN_LIMIT)
-    found = database().query(BLOCKED, (interval, period, client), one=True)
+    found = database().query(rate_limits.BLOCKED, (interval, period, client), one=True)
     return bool(found and found[0])

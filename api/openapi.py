@@ -101,6 +101,25 @@ _MULTIPART_COMMENT = {
         },
     },
 }
+
+
+# The admin app's forms (api/admin_app.py): a redirect when done, the sign-in page when not
+# signed in, a refusal page for another site's or an out-of-date form.
+def _app_form(operation_id: str, summary: str, done: str, parameter: dict | None = None) -> dict:
+    """A form's POST; `parameter`, the one in its path (an id that may name nothing: 404)."""
+    responses = {
+        "303": {"description": done},
+        "401": _document("text/html", "Not signed in (the sign-in form)."),
+        "403": _document("text/html", "Another site's form, or an out-of-date one: nothing was done."),
+    }
+    operation = {"operationId": operation_id, "summary": summary, "responses": responses}
+    if parameter:
+        operation["parameters"] = [{"in": "path", "required": True, **parameter}]
+        if parameter["schema"]["type"] == "integer":
+            responses["404"] = _error("NotFound")
+    return {"post": operation}
+
+
 # Exactly one of them.
 _PERSON = [
     {"name": "email", "in": "query", "schema": {"type": "string", "format": "email", "maxLength": 254}},
@@ -706,19 +725,12 @@ DOCUMENT = {
                 },
             }
         },
-        "/admin/comments/{comment_id}/act": {
-            "post": {
-                "operationId": "adminAct",
-                "summary": "Approve, reject or delete from the app (form fields `action`, `csrf`).",
-                "parameters": [{"name": "comment_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": {
-                    "303": {"description": "Done: back to /admin, which says what was done."},
-                    "401": _document("text/html", "Not signed in (the sign-in form)."),
-                    "403": _document("text/html", "Another site's form, or an out-of-date one: nothing was done."),
-                    "404": _error("NotFound"),
-                },
-            }
-        },
+        "/admin/comments/{comment_id}/act": _app_form(
+            "adminAct",
+            "Approve, reject or delete from the app (form fields `action`, `csrf`).",
+            "Done: back to /admin, which says what was done.",
+            {"name": "comment_id", "schema": {"type": "integer"}},
+        ),
         "/admin/list": {
             "get": {
                 "operationId": "adminAppList",
@@ -733,42 +745,23 @@ DOCUMENT = {
                 "responses": {"200": _document("text/html", "The page.")},
             }
         },
-        "/admin/deliveries/{delivery_id}/retry": {
-            "post": {
-                "operationId": "adminAppRetry",
-                "summary": "Send a failed delivery again (form field `csrf`).",
-                "parameters": [{"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": {
-                    "303": {"description": "Back to the deliveries, which say what was done."},
-                    "401": _document("text/html", "Not signed in (the sign-in form)."),
-                    "403": _document("text/html", "Another site's form, or an out-of-date one: nothing was done."),
-                    "404": _error("NotFound"),
-                },
-            }
-        },
-        "/admin/clients/{client}/erase": {
-            "post": {
-                "operationId": "adminAppEraseClient",
-                "summary": "Erase every comment of one client pseudonym (form field `csrf`).",
-                "parameters": [{"name": "client", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {
-                    "303": {"description": "Back to /admin, which says how many were erased."},
-                    "401": _document("text/html", "Not signed in (the sign-in form)."),
-                    "403": _document("text/html", "Another site's form, or an out-of-date one: nothing was done."),
-                },
-            }
-        },
-        "/admin/bulk": {
-            "post": {
-                "operationId": "adminAppBulk",
-                "summary": "Approve, reject or delete the selected comments (form fields `id`..., `action`, `csrf`).",
-                "responses": {
-                    "303": {"description": "Done: back to /admin, which says how many."},
-                    "401": _document("text/html", "Not signed in (the sign-in form)."),
-                    "403": _document("text/html", "Another site's form, or an out-of-date one: nothing was done."),
-                },
-            }
-        },
+        "/admin/deliveries/{delivery_id}/retry": _app_form(
+            "adminAppRetry",
+            "Send a failed delivery again (form field `csrf`).",
+            "Back to the deliveries, which say what was done.",
+            {"name": "delivery_id", "schema": {"type": "integer"}},
+        ),
+        "/admin/clients/{client}/erase": _app_form(
+            "adminAppEraseClient",
+            "Erase every comment of one client pseudonym (form field `csrf`).",
+            "Back to /admin, which says how many were erased.",
+            {"name": "client", "schema": {"type": "string"}},
+        ),
+        "/admin/bulk": _app_form(
+            "adminAppBulk",
+            "Approve, reject or delete the selected comments (form fields `id`..., `action`, `csrf`).",
+            "Done: back to /admin, which says how many.",
+        ),
         "/admin/app.js": {
             "get": {
                 "operationId": "adminScript",

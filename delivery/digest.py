@@ -39,13 +39,6 @@ CLAIM = f"""UPDATE deliveries SET leased_until = now() + make_interval(secs => %
 LOCK_KEY = 0x6469676573  # "diges": one digest decision at a time
 # Still held, with their words: what the e-mail lists.
 STILL_HELD = """SELECT id, thread, name, comment FROM comments WHERE id = ANY(%s) AND status = 'pending' ORDER BY id"""
-# Settled only while the lease is still this worker's, as every delivery is (store/outbox.py).
-DELIVERED = """UPDATE deliveries SET state = 'delivered', finished_at = now(), leased_until = NULL
-    WHERE id = ANY(%s) AND leased_by = %s"""
-RETRY = """UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => %s), leased_until = NULL,
-    last_error = %s WHERE id = ANY(%s) AND leased_by = %s"""
-FAILED = """UPDATE deliveries SET state = 'failed', finished_at = now(), leased_until = NULL, last_error = %s
-    WHERE id = ANY(%s) AND leased_by = %s"""
 LEASE_SECONDS = 120
 
 
@@ -64,7 +57,7 @@ def send_if_due(database, settings, worker_id: str) -> None:
     ids = [delivery_id for delivery_id, _, _ in claimed]
     held = database.query(STILL_HELD, ([comment_id for _, comment_id, _ in claimed],))
     if not held:
-        database.query(DELIVERED, (ids, worker_id), rows=False)
+        database.query(outbox.DELIVERED, (ids, worker_id), rows=False)
         log.info("digest", extra={"result": "not sent: nothing is held any more", "deliveries": len(ids)})
         return
     try:
@@ -73,7 +66,7 @@ def send_if_due(database, settings, worker_id: str) -> None:
         attempts = max(attempts for _, _, attempts in claimed)
         _retry(database, settings, (ids, worker_id), attempts, f"{type(error).__name__}: {error}")
         return
-    database.query(DELIVERED, (ids, worker_id), rows=False)
+    database.query(outbox.DELIVERED, (ids, worker_id), rows=False)
     log.info("digest", extra={"result": "sent", "comments": len(held), "to": len(settings.moderator_emails)})
 
 
@@ -103,8 +96,8 @@ def message(settings, held: list[tuple]) -> EmailMessage:
 def _retry(database, settings, leased: tuple[list[int], str], attempts: int, detail: str) -> None:
     if attempts < settings.webhook_max_attempts:
         delay = webhooks.retry_delay(attempts, settings.webhook_backoff_seconds)
-        database.query(RETRY, (delay, detail[:300], *leased), rows=False)
+        database.query(outbox.RETRY, (delay, detail[:300], *leased), rows=False)
         log.warning("digest not sent; will retry", extra={"reason": detail[:300], "retry_in_s": round(delay, 1)})
     else:
-        database.query(FAILED, (detail[:300], *leased), rows=False)
+        database.query(outbox.FAILED, (detail[:300], *leased), rows=False)
         log.warning("digest failed for good", extra={"reason": detail[:300]})

@@ -200,13 +200,13 @@ class Worker:
             "detail": outcome.detail,
         }
         if outcome.result == "delivered":
-            self.database.query(outbox.DELIVERED, (delivery_id, self.worker_id), rows=False)
+            self.database.query(outbox.DELIVERED, ([delivery_id], self.worker_id), rows=False)
         elif outcome.result == "retry" and attempts < self.settings.webhook_max_attempts:
             delay = webhooks.retry_delay(attempts, self.settings.webhook_backoff_seconds)
-            self.database.query(outbox.RETRY, (delay, outcome.detail, delivery_id, self.worker_id), rows=False)
+            self.database.query(outbox.RETRY, (delay, outcome.detail, [delivery_id], self.worker_id), rows=False)
             details["retry_in_s"] = round(delay, 1)
         else:
-            self.database.query(outbox.FAILED, (outcome.detail, delivery_id, self.worker_id), rows=False)
+            self.database.query(outbox.FAILED, (outcome.detail, [delivery_id], self.worker_id), rows=False)
             log.warning("delivery failed for good", extra=details)
             return
         log.info("delivery", extra=details)

@@ -156,12 +156,13 @@ CLAIM = f"""UPDATE deliveries d SET leased_until = now() + make_interval(secs =>
 # Settling an attempt, and releasing at shutdown, touch only a lease that is still this worker's:
 # one that expired may have been taken over, and is the other worker's to settle; one that an
 # operator's retry took back (RETRY_NOW) is to be sent again, after the events before it.
+# Each takes a list of deliveries (one, or a moderators' digest: delivery/digest.py).
 DELIVERED = """UPDATE deliveries SET state = 'delivered', finished_at = now(), leased_until = NULL
-    WHERE id = %s AND leased_by = %s"""
+    WHERE id = ANY(%s) AND leased_by = %s"""
 RETRY = """UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => %s), leased_until = NULL,
-    last_error = %s WHERE id = %s AND leased_by = %s"""
+    last_error = %s WHERE id = ANY(%s) AND leased_by = %s"""
 FAILED = """UPDATE deliveries SET state = 'failed', finished_at = now(), leased_until = NULL, last_error = %s
-    WHERE id = %s AND leased_by = %s"""
+    WHERE id = ANY(%s) AND leased_by = %s"""
 RELEASE = """UPDATE deliveries SET leased_until = NULL, attempts = attempts - 1
     WHERE id = ANY(%s) AND leased_by = %s AND leased_until > now()"""
 # An operator's retry of a failed delivery: it, and every later event of the same comment to the

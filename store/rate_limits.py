@@ -30,6 +30,10 @@ UNLIMITED_CTE = "allowed AS (SELECT 1)"
 RETRY_AFTER = """SELECT greatest(1, ceil(extract(epoch FROM
     greatest(tat, now()) + make_interval(secs => %s) - make_interval(secs => %s) - now())))::int
     FROM post_limits WHERE client = %s"""
+# Whether $client's next write would be refused now, without counting one (a check before work
+# that is charged only when it fails: the admin app's sign-in). Params: interval, period, client.
+BLOCKED = """SELECT greatest(tat, now()) + make_interval(secs => %s) - make_interval(secs => %s) > now()
+    FROM post_limits WHERE client = %s"""
 # Count one write now (the limiter alone), for writes other than the insert: whether it was allowed.
 CHARGE = f"""WITH {
     LIMITER_CTE.replace("$client", "%(client)s").replace("$interval", "%(interval)s").replace("$period", "%(period)s")

@@ -120,6 +120,26 @@ def wait_until(condition, timeout: float = 15, every: float = 0.05):
 
 
 @pytest.fixture
+def receiver():
+    """A real webhook receiver on 127.0.0.1 (tests/receivers.py)."""
+    from tests.receivers import Receiver
+
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def mailbox():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd, tests/receivers.py)."""
+    from tests.receivers import Mailbox
+
+    mailbox = Mailbox()
+    yield mailbox
+    mailbox.close()
+
+
+@pytest.fixture
 def clean_database(database_url) -> str:
     empty_tables(database_url)
     return database_url

@@ -14,7 +14,7 @@ from app import create_app
 from delivery import webhooks, worker
 from store import outbox
 from tests.conftest import TEST_ENVIRONMENT, query, s3_client, settings_for, stored_keys, wait_until
-from tests.receivers import Mailbox, Receiver, WorkerProcess
+from tests.receivers import Mailbox, WorkerProcess
 from tests.test_worker import SECRET, worker_env
 
 ADMIN = {"Authorization": f"Bearer {TEST_ENVIRONMENT['ADMIN_TOKEN']}"}
@@ -25,20 +25,6 @@ def post(client, **fields) -> dict:
     response = client.post("/comments", json={"name": "Ann", **fields})
     assert response.status_code == 201, response.get_json()
     return response.get_json()
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
-
-
-@pytest.fixture
-def mailbox():
-    mailbox = Mailbox()
-    yield mailbox
-    mailbox.close()
 
 
 # --- 12. Every visibility change is an event, and late events carry no hidden words ----------------

@@ -15,13 +15,6 @@ HELD = {"MODERATION": "pre", "PUBLIC_URL": "https://comments.example"}
 
 
 @pytest.fixture
-def mailbox():
-    box = Mailbox()
-    yield box
-    box.close()
-
-
-@pytest.fixture
 def held_client(clean_database):
     app = create_app(settings_for(clean_database, **HELD))
     yield app.test_client()

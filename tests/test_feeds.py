@@ -73,3 +73,15 @@ def test_the_demo_page_advertises_its_threads_feed(site):
     page = site.get("/demo?thread=blog/hello").get_data(as_text=True)
     assert '<link rel="alternate" type="application/atom+xml" title="Comments on this page"' in page
     assert 'href="https://c.example/feed.atom?thread=blog%2Fhello"' in page
+
+
+def test_imported_comments_join_the_feed_in_their_place_in_time(site, clean_database):
+    """An import writes no event, yet its published comments are in the feed, newest first by
+    their original time; its spam and its deleted comments are not."""
+    from tests.test_import import FIXTURES, imported
+
+    site.post("/comments", json={"thread": "/2014/test/", "name": "Today", "comment": "Posted here"})
+    imported(clean_database, str(FIXTURES / "disqus.xml"))
+    feed = parse(site.get("/feed.atom?thread=/2014/test/"))
+    assert [entry.author for entry in feed.entries] == ["Today", "Fay", "Dee", "Bob", "Ann"]
+    assert feed.entries[-1].published == "2014-05-01T10:00:00.000000Z"

@@ -14,7 +14,7 @@ from comment import NewComment
 from delivery import webhooks
 from store import outbox
 from tests.conftest import TEST_ENVIRONMENT, settings_for
-from tests.receivers import Mailbox, Receiver, WorkerProcess
+from tests.receivers import Receiver, WorkerProcess
 from tests.test_ownership import bearer
 
 SECRET = "webhook-secret-" + "s" * 32
@@ -29,13 +29,6 @@ def worker_env(*receivers: Receiver, **extra: str) -> dict:
         "WEBHOOK_BACKOFF_SECONDS": "1",
         **extra,
     }
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
 
 
 def post(client, **fields):
@@ -173,13 +166,6 @@ def test_sigterm_lets_a_slow_delivery_finish_and_exits_cleanly(client, clean_dat
     assert worker.stop() == 0
     assert time.monotonic() - started < 10
     assert len(receiver.accepted()) >= 1
-
-
-@pytest.fixture
-def mailbox():
-    mailbox = Mailbox()
-    yield mailbox
-    mailbox.close()
 
 
 def test_a_reply_emails_the_author_who_asked_and_unsubscribing_stops_it(clean_database, mailbox):

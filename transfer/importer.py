@@ -204,9 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             options = Options(thread_key=arguments.thread_key, secret_key=settings.secret_key)
             store = ObjectStore(settings) if settings.media_bucket else None
             run = Import(_connect(settings), options, arguments.batch_rows, arguments.dry_run)
-            run.images = lambda cursor: Restorer(
-                store, arguments.with_images, cursor, options.skipped, arguments.dry_run
-            )
+            run.store, run.images_folder = store, arguments.with_images
             summary = run.run(form, FORMATS[form](stream, options), arguments.source, _position(stream, arguments.file))
     except ImportRefused as error:
         print(f"import refused: {error}", file=sys.stderr)
@@ -231,7 +229,10 @@ class Import:
     def __init__(self, conn, options: Options, batch_rows: int = BATCH_ROWS, dry_run: bool = False):
         self.conn, self.options, self.batch_rows, self.dry_run = conn, options, batch_rows, dry_run
         self.threads: dict[str, ThreadLink] = {}
-        self.images = lambda cursor: Restorer(None, None, cursor, options.skipped, dry_run)  # no bucket: none kept
+        # Where a backup's images go and may come from (export --with-images DIR); without a
+        # bucket they are left out, and counted.
+        self.store: ObjectStore | None = None
+        self.images_folder: Path | None = None
         self._restorer = None
 
     def run(self, form: str, items: Iterable[Record | ThreadLink], source: str | None, position) -> dict:
@@ -280,8 +281,9 @@ class Import:
             yield _copy_line((n, *(getattr(record, column) for column in STAGED[1:])))
 
     def _images(self) -> Restorer:
-        if self._restorer is None:
-            self._restorer = self.images(self.conn.cursor())
+        if self._restorer is None:  # made for the first record with images: most imports have none
+            cursor = self.conn.cursor()
+            self._restorer = Restorer(self.store, self.images_folder, cursor, self.options.skipped, self.dry_run)
         return self._restorer
 
     def _resolve(self, cursor, source: str) -> None:

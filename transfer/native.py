@@ -10,25 +10,13 @@ E-mail addresses, reply subscriptions and client pseudonyms come back when the e
 
 from collections.abc import Iterator
 
-import orjson
-
 from comment import MAX_BIGINT, STATUSES
-from transfer.sources import ImportRefused, Options, Record, parse_time
-
-FORMAT, VERSION = "comments-api", 1
-IMAGE_FIELDS = ("key", "content_type", "width", "height", "bytes")
+from transfer.export import FORMAT, IMAGE_FIELDS, VERSION
+from transfer.sources import ImportRefused, Options, Record, json_lines, parse_time
 
 
 def read(stream, options: Options) -> Iterator[Record]:
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            raise ImportRefused(f"line {number} is not JSON: {error}") from None
-        if not isinstance(value, dict):
-            raise ImportRefused(f"line {number} is not a JSON object")
+    for number, value in json_lines(stream):
         if number == 1:
             _check_header(value)
             continue

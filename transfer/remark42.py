@@ -8,22 +8,12 @@ moderation queue: comments are published, or deleted.
 
 from collections.abc import Iterator
 
-import orjson
-
 from transfer.html_text import html_to_text
-from transfer.sources import ImportRefused, Options, Record, parse_time, thread_key
+from transfer.sources import ImportRefused, Options, Record, json_lines, parse_time, thread_key
 
 
 def read(stream, options: Options) -> Iterator[Record]:
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            raise ImportRefused(f"line {number} is not JSON: {error}") from None
-        if not isinstance(value, dict):
-            raise ImportRefused(f"line {number} is not a JSON object")
+    for number, value in json_lines(stream):
         if number == 1 and "locator" not in value:
             _check_metadata(value)
             continue

@@ -12,10 +12,13 @@ import re
 import sys
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
+
+import orjson
 
 from comment import BIDI_CONTROL, EMAIL, FIELD_LIMITS, MAX_EMAIL, TRIMMED, VISIBLE, normalize, text_problem
 from web.auth import client_fingerprint, is_address
@@ -120,6 +123,21 @@ def pseudonym(options: Options, address: str | None) -> str | None:
 @lru_cache(maxsize=65536)  # readers come back: each address is worked out once
 def _pseudonym(secret_key: str, address: str) -> str | None:
     return client_fingerprint(secret_key, address) if is_address(address) else None
+
+
+def json_lines(stream) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a JSON-lines file; ImportRefused, with
+    the line's number, for one that is not a JSON object."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            raise ImportRefused(f"line {number} is not JSON: {error}") from None
+        if not isinstance(value, dict):
+            raise ImportRefused(f"line {number} is not a JSON object")
+        yield number, value
 
 
 def thread_key(url: str, mode: str) -> str:
