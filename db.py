@@ -44,6 +44,8 @@ FIELDS_BUT_IMAGES = (
 )
 COLUMNS = f"{FIELDS_BUT_IMAGES}, media_urls(images) AS images"
 _PUBLIC = f"status IN {PUBLIC_STATUSES}"
+# In ORDER BY a bare "created_at" names the formatted output column (text), which no index
+# holds: every listing then sorted its whole thread. Qualified, it is the indexed timestamp.
 # Transactions below this id have finished for every snapshot: see migrations/0002.
 _SETTLED = "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
@@ -60,7 +62,7 @@ def _page_sql(by_thread: bool, after: bool, newest_first: bool) -> str:
     direction = "DESC" if newest_first else "ASC"
     return (
         f"SELECT {COLUMNS}, txid FROM comments WHERE {' AND '.join(conditions)}"
-        f" ORDER BY txid {direction}, created_at {direction}, id {direction} LIMIT ${n + 1}"
+        f" ORDER BY txid {direction}, comments.created_at {direction}, id {direction} LIMIT ${n + 1}"
     )
 
 

@@ -25,7 +25,7 @@ CHANGED = sql_rfc3339("coalesce(edited_at, created_at)")
 # $1 twice: the thread, or NULL for the whole site.
 ENTRIES = f"""SELECT id, thread, name, comment, {sql_rfc3339("created_at")}, {CHANGED}
     FROM comments WHERE status = 'published' AND (%s::text IS NULL OR thread = %s)
-    ORDER BY txid DESC, created_at DESC, id DESC LIMIT {FEED_SIZE}"""
+    ORDER BY txid DESC, comments.created_at DESC, id DESC LIMIT {FEED_SIZE}"""
 # XML 1.0 cannot carry these two noncharacters, which our text rules let through.
 NOT_IN_XML = str.maketrans({"\ufffe": "\ufffd", "\uffff": "\ufffd"})
 MAX_AGE = 60  # seconds a reader or a proxy may keep a feed before asking again

@@ -160,6 +160,6 @@ def _page_sql(query: payload.AdminListQuery) -> tuple[str, tuple]:
         params += [query.before.txid, query.before.created_at, query.before.id]
     sql = (
         f"SELECT {ADMIN_COLUMNS}, txid FROM comments WHERE {' AND '.join(conditions)}"
-        " ORDER BY txid DESC, created_at DESC, id DESC LIMIT %s"
+        " ORDER BY txid DESC, comments.created_at DESC, id DESC LIMIT %s"  # the timestamp, not the alias
     )
     return sql, (*params, query.limit + 1)

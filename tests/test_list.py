@@ -1,11 +1,19 @@
 """GET /comments and GET /comments/{id}: order, threads, keyset paging, links."""
 
+import json
+from itertools import product
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg2
 import pytest
+from flask import Request
+from werkzeug.test import EnvironBuilder
 
+import db
+from api import feeds, moderation
 from comment import START, Position
 from tests.contract import assert_matches_openapi
+from web import payload
 from web.payload import encode_cursor
 
 
@@ -128,3 +136,41 @@ def test_bad_query_parameters_are_400(client, query, field):
     body = response.get_json()
     assert body["code"] == "invalid_query" and field in body["fields"]
     assert_matches_openapi(response, "/comments")
+
+
+def _plan_sorts(database_url: str, sql: str, params: tuple) -> bool:
+    """Whether PostgreSQL must sort to answer `sql`, when told to avoid sorting if it can."""
+    conn = psycopg2.connect(database_url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SET enable_sort = off")  # any index that gives the order is then taken
+            cursor.execute(f"PREPARE listing AS {sql}")
+            cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE listing ({', '.join(['%s'] * len(params))})", params)
+            return "Sort" in json.dumps(cursor.fetchone()[0])  # a Sort or an Incremental Sort
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("variant", list(product((False, True), repeat=3)))
+def test_every_listing_reads_its_index_in_order_without_sorting_the_thread(clean_database, variant):
+    # A bare "created_at" in ORDER BY once named the formatted text column: every page sorted its thread.
+    by_thread, after, _newest = variant
+    params = (*(("t",) if by_thread else ()), *((1, "2026-01-01T00:00:00Z", 1) if after else ()), 21)
+    assert not _plan_sorts(clean_database, db._page_sql(*variant), params)
+
+
+def test_the_feed_and_the_admin_listing_read_their_index_in_order(app, clean_database):
+    assert not _plan_sorts(clean_database, feeds.ENTRIES.replace("%s", "$1"), ("t",))
+    with app.app_context():
+        sql, params = moderation._page_sql(payload.read_admin_list_query(_request("/admin/comments?thread=t")))
+    assert not _plan_sorts(clean_database, _numbered(sql), params)
+
+
+def _request(url: str):
+    return Request(EnvironBuilder(path=url.split("?")[0], query_string=url.split("?")[1]).get_environ())
+
+
+def _numbered(sql: str) -> str:
+    """psycopg2's %s placeholders as PREPARE's $1, $2..."""
+    parts = sql.split("%s")
+    return "".join(part + (f"${i + 1}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
