@@ -47,7 +47,13 @@ _PUBLIC = f"status IN {PUBLIC_STATUSES}"
 # In ORDER BY a bare "created_at" names the formatted output column (text), which no index
 # holds: every listing then sorted its whole thread. Qualified, it is the indexed timestamp.
 # Transactions below this id have finished for every snapshot: see migrations/0002.
-_SETTLED = "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_SETTLED = f"txid < {_XMIN}"
+# A thread's version (migrations/0017), and whether every change it counts is settled (listed).
+_THREAD_VERSION = (
+    f"SELECT coalesce(sum(version), 0)::bigint AS version, coalesce(max(txid), 0) < {_XMIN} AS settled"
+    " FROM thread_counts WHERE thread = $1"
+)
 
 
 def _page_sql(by_thread: bool, after: bool, newest_first: bool) -> str:
@@ -60,10 +66,15 @@ def _page_sql(by_thread: bool, after: bool, newest_first: bool) -> str:
         conditions.append(f"(txid, created_at, id) {'<' if newest_first else '>'} (${n + 1}, ${n + 2}, ${n + 3})")
         n += 3
     direction = "DESC" if newest_first else "ASC"
-    return (
+    page = (
         f"SELECT {COLUMNS}, txid FROM comments WHERE {' AND '.join(conditions)}"
         f" ORDER BY txid {direction}, comments.created_at {direction}, id {direction} LIMIT ${n + 1}"
     )
+    if not by_thread:
+        return page
+    # The thread's version in the page's own snapshot (one row even for an empty page): the
+    # ETag then names exactly what the page shows. One outer row, so the page keeps its order.
+    return f"SELECT version.*, page.* FROM ({_THREAD_VERSION}) AS version LEFT JOIN LATERAL ({page}) AS page ON true"
 
 
 def _page_name(by_thread: bool, after: bool, newest_first: bool) -> str:
@@ -114,6 +125,7 @@ STATEMENTS = {
     "insert_limited": _insert_sql(limited=True),
     "insert_unlimited": _insert_sql(limited=False),
     "select_comment": f"SELECT {COLUMNS} FROM comments WHERE id = $1 AND {_PUBLIC}",
+    "thread_version": _THREAD_VERSION,
     # A hidden comment has no position to the public: as if it never existed.
     "select_position": f"SELECT txid, {sql_rfc3339('created_at')}, id FROM comments WHERE id = $1 AND {_PUBLIC}",
     **{_page_name(*variant): _page_sql(*variant) for variant in product((False, True), repeat=3)},
@@ -147,6 +159,7 @@ class Page:
     comments: list[Comment]
     more: bool  # whether comments beyond this page were already there
     last: Position | None  # the ordering key of the last comment returned
+    version: int | None = None  # the thread's version (migrations/0017); None: no thread, or not settled
 
 
 class CommentDatabase:
@@ -293,10 +306,20 @@ class CommentDatabase:
         beyond = (after.txid, after.created_at, after.id) if after else ()
         params = (*((thread,) if thread is not None else ()), *beyond, limit + 1)
         rows = self._read(name, params, reader=reader)
+        version = None
+        if thread is not None:
+            version, settled = rows[0][:2]
+            version = version if settled else None
+            rows = [row[2:] for row in rows if row[2] is not None]  # an empty page is one row of NULLs
         more, rows = len(rows) > limit, rows[:limit]
         comments = [Comment(*row[:-1]) for row in rows]
         last = Position.of(rows[-1][-1], comments[-1]) if rows else None
-        return Page(comments, more, last)
+        return Page(comments, more, last, version)
+
+    def thread_version(self, thread: str, *, reader: Reader = None) -> int | None:
+        """The thread's version, if every change it counts is settled (listed); else None."""
+        version, settled = self._read("thread_version", (thread,), one=True, reader=reader)
+        return version if settled else None
 
     def applied_migrations(self) -> set[str]:
         """Versions recorded by the migration runner (empty if it never ran)."""

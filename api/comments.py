@@ -4,6 +4,7 @@ Each view parses (web/payload.py), validates (comment.py) and calls the database
 raised as domain errors (core/exceptions.py) and rendered by web/errors.py.
 """
 
+import zlib
 from functools import partial
 from urllib.parse import urlencode
 
@@ -78,6 +79,8 @@ def _post(new: NewComment, images: list[dict], media_ids: list[int], limited: bo
 @blueprint.get("/comments")
 def list_comments():
     query = payload.read_list_query(request)
+    if query.thread is not None and request.if_none_match and (unchanged := _unchanged(query.thread)):
+        return unchanged
     after = query.after if query.legacy_after_id is None else _legacy_position(query.legacy_after_id)
     page = database().page(
         thread=query.thread,
@@ -92,6 +95,28 @@ def list_comments():
     response = jsonify(comments=page.comments, next_cursor=next_cursor, poll_cursor=end)
     if next_cursor:
         response.headers["Link"] = f'</comments?{urlencode(query.link_params(next_cursor))}>; rel="next"'
+    if page.version is not None:
+        _tag(response, page.version)
+    return response
+
+
+def _unchanged(thread: str) -> Response | None:
+    """A 304 when the reader's copy is current: one index lookup, no page query. A poll from
+    the end of a thread (poll_cursor) that finds nothing new is answered here."""
+    version = database().thread_version(thread, reader=auth.current_client)
+    if version is None or not request.if_none_match.contains(_etag(version)):
+        return None
+    return _tag(Response(status=304), version)
+
+
+def _etag(version: int) -> str:
+    # The thread's version names its state; the query names the page of it (each URL its own tag).
+    return f"{version:x}.{zlib.crc32(request.query_string):08x}"
+
+
+def _tag(response: Response, version: int) -> Response:
+    response.set_etag(_etag(version))
+    response.cache_control.no_cache = True  # a browser or proxy may keep it, and asks again each time
     return response
 
 

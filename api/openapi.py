@@ -286,7 +286,21 @@ _PARAMETERS = [
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": 40},
         "description": "`next_cursor` or `poll_cursor` of an earlier page, as given.",
     },
+    {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "The ETag of this page as last read (with `thread`): 304 while the thread is unchanged.",
+    },
 ]
+_ETAG = {
+    "ETag": {
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "With `thread`: names the thread's state and this page (absent for a moment after a change).",
+    }
+}
 
 _COMMENT_ID = [{"name": "comment_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 _BEARER = [{"bearer": []}]
@@ -355,8 +369,15 @@ DOCUMENT = {
                     "200": _json(
                         _ref("CommentPage"),
                         "A page of comments.",
-                        {"Link": {"schema": {"type": "string"}, "description": 'rel="next" when there is more.'}},
+                        {
+                            "Link": {"schema": {"type": "string"}, "description": 'rel="next" when there is more.'},
+                            **_ETAG,
+                        },
                     ),
+                    "304": {
+                        "description": "The thread has not changed since the page with this ETag.",
+                        "headers": _ETAG,
+                    },
                     "400": _error("BadRequest"),
                     "503": _error("Unavailable"),
                 },
@@ -477,8 +498,15 @@ DOCUMENT = {
                     "200": _json(
                         _ref("AdminCommentPage"),
                         "A page of comments.",
-                        {"Link": {"schema": {"type": "string"}, "description": 'rel="next" when there is more.'}},
+                        {
+                            "Link": {"schema": {"type": "string"}, "description": 'rel="next" when there is more.'},
+                            **_ETAG,
+                        },
                     ),
+                    "304": {
+                        "description": "The thread has not changed since the page with this ETag.",
+                        "headers": _ETAG,
+                    },
                     "400": _error("BadRequest"),
                     "401": _error("Unauthorized"),
                     "503": _error("Unavailable"),

@@ -17,9 +17,10 @@ log = logging.getLogger("comments.access")
 # An incoming X-Request-ID is kept only when it is short and cannot smuggle anything into logs.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # What a browser page may send and read across origins: the widget sends edit tokens
-# (Authorization) and Idempotency-Key, and reads Retry-After to say when to try again.
+# (Authorization) and Idempotency-Key, and reads Retry-After to say when to try again (and a
+# listing's ETag, for clients that revalidate themselves).
 CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
-CORS_EXPOSED = "Location, Link, Retry-After, X-Request-ID"
+CORS_EXPOSED = "ETag, Location, Link, Retry-After, X-Request-ID"
 
 
 def register(app: Flask, cors_origins: tuple[str, ...], trusted_proxies: int = 0) -> None:
