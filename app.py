@@ -23,7 +23,9 @@ from api import (
     openapi,
     ownership,
     people,
+    preview,
     unsubscribe,
+    votes,
     widget,
 )
 from comment import parse_id
@@ -37,6 +39,8 @@ from web.json_provider import OrjsonProvider
 # Every route, by feature (api/): one blueprint each.
 FEATURES = (
     comments,
+    votes,
+    preview,
     ownership,
     moderation,
     people,

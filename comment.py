@@ -23,7 +23,7 @@ MAX_EDITS = 20
 STATUSES = ("published", "pending", "rejected", "deleted")
 PUBLIC_STATUSES = ("published", "deleted")  # what anyone may see; deleted ones as tombstones
 # What a comment shows once its words are withdrawn (erased, or hidden from an event's receivers).
-WITHDRAWN_WORDS = {"name": None, "comment": None, "images": []}
+WITHDRAWN_WORDS = {"name": None, "comment": None, "html": None, "images": []}
 # What trimming removes: whitespace, but not the C0/C1 controls that Python's str.strip() also
 # counts as whitespace (U+001C-U+001F, U+0085), which must be rejected, not silently dropped.
 TRIMMED = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\x1c\x1d\x1e\x1f\x85")
@@ -53,10 +53,13 @@ class Comment:
     parent_id: int | None
     name: str | None  # None once deleted
     comment: str | None
+    html: str | None  # the comment rendered (core/formatting.py); None once deleted
     status: str  # published, pending, rejected or deleted
     created_at: str  # RFC 3339, UTC, formatted by the database
     edited_at: str | None
     images: list[dict]  # {"url", "content_type", "width", "height", "bytes"} (media.py)
+    upvotes: int  # kept with each vote (api/votes.py)
+    downvotes: int
 
     # No to_json(): the JSON provider (orjson) serialises dataclasses field by field, in order.
 
@@ -103,6 +106,14 @@ class Position:
 
 
 START = Position(0, "-infinity", 0)  # before every comment
+
+
+@dataclass(frozen=True, slots=True)
+class Rank:
+    """A top-level comment's place in order=top: best score first, then oldest (lowest id) first."""
+
+    score: float
+    id: int
 
 
 # Unicode's control characters (category Cc) are exactly U+0000-U+001F and U+007F-U+009F;
@@ -222,6 +233,34 @@ def _boolean(value: Any, field: str, errors: dict) -> bool:
         return FORM_BOOLEANS[value.lower()]
     errors[field] = "must be true or false"
     return False
+
+
+VOTES = {1: 1, -1: -1, 0: 0}
+
+
+def validate_vote(data: Mapping[str, Any], *, form: bool = False) -> int:
+    """{"value": 1}, {"value": -1} or {"value": 0} (withdraw): the vote, or ValidationError."""
+    errors = {field: "is not allowed" for field in data if field != "value"}
+    value = data.get("value")
+    if form and value in ("1", "-1", "0"):
+        value = int(value)  # a form sends text
+    if type(value) is not int or value not in VOTES:
+        errors["value"] = "must be 1, -1 or 0 (withdraw)"
+    if errors:
+        raise ValidationError(errors)
+    return value
+
+
+def validate_preview(data: Mapping[str, Any]) -> str:
+    """The `comment` to preview, with the rules of a new comment's text."""
+    errors = {field: "is not allowed" for field in data if field != "comment"}
+    data = dict(data)
+    if isinstance(data.get("comment"), str):
+        data["comment"] = data["comment"].replace("\r\n", "\n")
+    text = _text_field(data, "comment", errors, trim=True, controls=CONTROL_EXCEPT_NEWLINE_TAB)
+    if errors:
+        raise ValidationError(errors)
+    return text
 
 
 def validate_edit(data: Mapping[str, Any]) -> Edit:

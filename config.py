@@ -52,6 +52,7 @@ class Config:
     edit_window_seconds: int
     moderation: str
     rate_limit_posts: tuple[int, int] | None  # (posts, seconds), or None when off
+    rate_limit_votes: tuple[int, int] | None  # (votes, seconds), counted apart from posts
     max_links: int
     webhook_urls: tuple[str, ...]
     webhook_secret: str | None
@@ -243,6 +244,7 @@ def from_environment(env: Mapping[str, str]) -> Config:
         edit_window_seconds=_integer(env, "EDIT_WINDOW_SECONDS", 900, 0, 30 * 86400),
         moderation=_choice(env, "MODERATION", "off", ("off", "pre")),
         rate_limit_posts=_rate(env, "RATE_LIMIT_POSTS", "5/minute"),
+        rate_limit_votes=_rate(env, "RATE_LIMIT_VOTES", "30/minute"),
         max_links=_integer(env, "MAX_LINKS", 3, 0, 1000),
         webhook_urls=(webhooks := _urls(env, "WEBHOOK_URLS")),
         webhook_secret=_webhook_secret(env, webhooks),

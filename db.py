@@ -22,7 +22,8 @@ import psycopg2.errors
 import psycopg2.extras
 from flask import current_app
 
-from comment import PUBLIC_STATUSES, WITHDRAWN_WORDS, Comment, NewComment, Position, sql_rfc3339
+from comment import PUBLIC_STATUSES, WITHDRAWN_WORDS, Comment, NewComment, Position, Rank, sql_rfc3339
+from core import formatting
 from core.exceptions import (
     Conflict,
     DatabaseMisconfigured,
@@ -39,10 +40,12 @@ from store.replica import NOTE_WRITE, Reader, Replica
 
 # A Comment's fields but its images, whose URLs depend on who reads (moderation.py).
 FIELDS_BUT_IMAGES = (
-    "id, thread, parent_id, name, comment, status,"
+    "id, thread, parent_id, name, comment, html, status,"
     f" {sql_rfc3339('created_at')} AS created_at, {sql_rfc3339('edited_at')} AS edited_at"
 )
-COLUMNS = f"{FIELDS_BUT_IMAGES}, media_urls(images) AS images"
+# What follows the images: the vote counts (migrations/0019).
+AFTER_IMAGES = "upvotes, downvotes"
+COLUMNS = f"{FIELDS_BUT_IMAGES}, media_urls(images) AS images, {AFTER_IMAGES}"
 _PUBLIC = f"status IN {PUBLIC_STATUSES}"
 # In ORDER BY a bare "created_at" names the formatted output column (text), which no index
 # holds: every listing then sorted its whole thread. Qualified, it is the indexed timestamp.
@@ -77,6 +80,36 @@ def _page_sql(by_thread: bool, after: bool, newest_first: bool) -> str:
     return f"SELECT version.*, page.* FROM ({_THREAD_VERSION}) AS version LEFT JOIN LATERAL ({page}) AS page ON true"
 
 
+def _top_sql(after: bool) -> str:
+    """order=top: up to $n top-level comments by (-score, id), keyset-paged on the comments_top_idx
+    index (migrations/0019), each followed by its replies at any depth in listing order. One more
+    top-level comment than asked is read, to know whether there is more; its replies are not."""
+    beyond = "AND (-score, id) > (-$2::float8, $3)" if after else ""
+    n = "$4" if after else "$2"
+    return f"""WITH RECURSIVE roots AS (
+        SELECT id, score, row_number() OVER (ORDER BY -score, id) AS rank FROM (
+            SELECT id, score FROM comments WHERE thread = $1 AND parent_id IS NULL AND {_PUBLIC} {beyond}
+            ORDER BY -score, id LIMIT {n} + 1
+        ) AS best
+    ), tree AS (
+        SELECT c.id, r.rank FROM comments c JOIN roots r ON c.parent_id = r.id WHERE r.rank <= {n}
+        UNION ALL
+        SELECT c.id, t.rank FROM comments c JOIN tree t ON c.parent_id = t.id
+    ), listed AS (
+        SELECT id, rank, true AS root, score FROM roots WHERE rank <= {n}
+        UNION ALL
+        SELECT id, rank, false, NULL FROM tree
+    )
+    SELECT {COLUMNS}, listed.root, listed.score, (SELECT count(*) FROM roots) > {n}
+    FROM listed JOIN comments USING (id) WHERE {_PUBLIC}
+    ORDER BY listed.rank, NOT listed.root, comments.txid, comments.created_at, comments.id"""
+
+
+# Where a thread's listing ends now: what a reader of order=top polls from for new comments.
+_THREAD_END = f"""SELECT txid, {sql_rfc3339("created_at")}, id FROM comments
+    WHERE thread = $1 AND {_SETTLED} AND {_PUBLIC} ORDER BY txid DESC, comments.created_at DESC, id DESC LIMIT 1"""
+
+
 def _page_name(by_thread: bool, after: bool, newest_first: bool) -> str:
     return (
         f"page_{'thread' if by_thread else 'all'}_{'after' if after else 'first'}_{'desc' if newest_first else 'asc'}"
@@ -91,7 +124,8 @@ def _insert_sql(limited: bool) -> str:
 
     $1 thread, $2 parent_id, $3 name, $4 comment, $5 status, $6 edit token hash, $7 client,
     $8 seconds per post, $9 period in seconds, $10 e-mail, $11 notify_replies, $12 images (as
-    comments.images holds them), $13 their media ids (media.py), $14 the rule that held it."""
+    comments.images holds them), $13 their media ids (media.py), $14 the rule that held it,
+    $15 the comment rendered (core/formatting.py)."""
     limiter = rate_limits.LIMITER_CTE if limited else rate_limits.UNLIMITED_CTE
     limiter = limiter.replace("$client", "$7").replace("$interval", "$8").replace("$period", "$9")
     return f"""WITH {limiter},
@@ -106,8 +140,8 @@ def _insert_sql(limited: bool) -> str:
     ),
     inserted AS (
         INSERT INTO comments (thread, parent_id, name, comment, status, edit_token_hash, client, email,
-            notify_replies, images, held_by)
-        SELECT $1, $2, $3, $4, $5, $6, $7, $10, $11, $12, $14
+            notify_replies, images, held_by, html)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $10, $11, $12, $14, $15
         WHERE EXISTS (SELECT FROM allowed) AND NOT EXISTS (SELECT FROM duplicate) AND (SELECT visible FROM parent)
         RETURNING {COLUMNS}
     ),
@@ -126,16 +160,23 @@ STATEMENTS = {
     "insert_unlimited": _insert_sql(limited=False),
     "select_comment": f"SELECT {COLUMNS} FROM comments WHERE id = $1 AND {_PUBLIC}",
     "thread_version": _THREAD_VERSION,
+    "thread_end": _THREAD_END,
+    "top_first": _top_sql(after=False),
+    "top_after": _top_sql(after=True),
     # A hidden comment has no position to the public: as if it never existed.
     "select_position": f"SELECT txid, {sql_rfc3339('created_at')}, id FROM comments WHERE id = $1 AND {_PUBLIC}",
     **{_page_name(*variant): _page_sql(*variant) for variant in product((False, True), repeat=3)},
 }
 # Run on every new connection: prepare all statements, and report what the service relies on.
 # Declared where PostgreSQL could not infer them (a parameter the unlimited insert never uses).
-_PARAMETER_TYPES = dict.fromkeys(
-    ("insert_limited", "insert_unlimited"),
-    "(text, bigint, text, text, text, bytea, text, float8, int, text, boolean, jsonb, bigint[], text)",
-)
+_PARAMETER_TYPES = {
+    **dict.fromkeys(
+        ("insert_limited", "insert_unlimited"),
+        "(text, bigint, text, text, text, bytea, text, float8, int, text, boolean, jsonb, bigint[], text, text)",
+    ),
+    "top_first": "(text, int)",
+    "top_after": "(text, float8, bigint, int)",
+}
 _PREPARE = ";".join(f"PREPARE {name} {_PARAMETER_TYPES.get(name, '')} AS {sql}" for name, sql in STATEMENTS.items())
 _SERVER_ENCODING = "SELECT current_setting('server_encoding')"
 # Not prepared: schema_migrations may not exist yet, and /readyz is no hot path.
@@ -160,6 +201,15 @@ class Page:
     more: bool  # whether comments beyond this page were already there
     last: Position | None  # the ordering key of the last comment returned
     version: int | None = None  # the thread's version (migrations/0017); None: no thread, or not settled
+
+
+@dataclass(frozen=True)
+class TopPage:
+    comments: list[Comment]  # top-level comments, each followed by its replies
+    more: bool
+    last: Rank | None  # the last top-level comment's rank: where the next page starts
+    end: Position | None  # where the thread's listing ends now (None: no comment yet)
+    version: int | None  # as Page.version
 
 
 class CommentDatabase:
@@ -223,6 +273,7 @@ class CommentDatabase:
         params = (
             *(new.thread, new.parent_id, new.name, new.comment, status, token_hash, client, interval, period),
             *(new.email, new.notify_replies, orjson.dumps(images).decode(), list(media_ids), held_by),
+            formatting.render(new.comment),
         )
         try:
             allowed, duplicate, parent_visible, _notified, *row = self._execute(
@@ -315,6 +366,29 @@ class CommentDatabase:
         comments = [Comment(*row[:-1]) for row in rows]
         last = Position.of(rows[-1][-1], comments[-1]) if rows else None
         return Page(comments, more, last, version)
+
+    def top_page(self, *, thread: str, after: Rank | None, limit: int, reader: Reader = None) -> TopPage:
+        """Up to `limit` top-level comments, best first, strictly beyond `after`, each followed by
+        its replies (see _top_sql); and where the thread ends now, to poll from for new comments."""
+        name, params = (
+            ("top_after", (thread, after.score, after.id, limit)) if after else ("top_first", (thread, limit))
+        )
+
+        def read(pool: str):
+            # The version first, on the same server: the page is then at least as new as its tag.
+            version = self._execute("thread_version", (thread,), one=True, pool=pool)
+            return (
+                version,
+                self._execute(name, params, pool=pool),
+                self._execute("thread_end", (thread,), one=True, pool=pool),
+            )
+
+        (version, settled), rows, end = self._on_reader(read, reader)
+        comments = [Comment(*row[:-3]) for row in rows]
+        roots = [(row[-2], comment.id) for row, comment in zip(rows, comments, strict=True) if row[-3]]
+        more = bool(rows) and rows[0][-1]
+        last = Rank(*roots[-1]) if roots else None
+        return TopPage(comments, more, last, Position(*end) if end else None, version if settled else None)
 
     def thread_version(self, thread: str, *, reader: Reader = None) -> int | None:
         """The thread's version, if every change it counts is settled (listed); else None."""
@@ -505,7 +579,7 @@ def _erase_one(cursor, comment_id: int) -> str:
     (has_replies,) = cursor.fetchone()
     if has_replies:
         cursor.execute(
-            "UPDATE comments SET status = 'deleted', name = NULL, comment = NULL, edit_token_hash = NULL,"
+            "UPDATE comments SET status = 'deleted', name = NULL, comment = NULL, html = NULL, edit_token_hash = NULL,"
             " email = NULL, notify_replies = false, images = '[]' WHERE id = %s",
             (comment_id,),
         )

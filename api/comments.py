@@ -81,6 +81,8 @@ def list_comments():
     query = payload.read_list_query(request)
     if query.thread is not None and request.if_none_match and (unchanged := _unchanged(query.thread)):
         return unchanged
+    if query.order == "top":
+        return _best_first(query)
     after = query.after if query.legacy_after_id is None else _legacy_position(query.legacy_after_id)
     page = database().page(
         thread=query.thread,
@@ -93,6 +95,18 @@ def list_comments():
     end = payload.encode_cursor(page.last or after or START)
     next_cursor = end if page.more else None
     response = jsonify(comments=page.comments, next_cursor=next_cursor, poll_cursor=end)
+    if next_cursor:
+        response.headers["Link"] = f'</comments?{urlencode(query.link_params(next_cursor))}>; rel="next"'
+    if page.version is not None:
+        _tag(response, page.version)
+    return response
+
+
+def _best_first(query: payload.ListQuery) -> Response:
+    page = database().top_page(thread=query.thread, after=query.after, limit=query.limit, reader=auth.current_client)
+    next_cursor = payload.encode_rank(page.last) if page.more else None
+    poll_cursor = payload.encode_cursor(page.end or START)  # new comments come at the end, in listing order
+    response = jsonify(comments=page.comments, next_cursor=next_cursor, poll_cursor=poll_cursor)
     if next_cursor:
         response.headers["Link"] = f'</comments?{urlencode(query.link_params(next_cursor))}>; rel="next"'
     if page.version is not None:

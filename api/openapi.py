@@ -166,7 +166,15 @@ _COMMENT_PROPERTIES = {
     },
     "comment": {
         "oneOf": [_text(FIELD_LIMITS["comment"], "The text."), {"type": "null"}],
-        "description": "null once deleted.",
+        "description": "As written (Markdown source). null once deleted.",
+    },
+    "html": {
+        "type": ["string", "null"],
+        "description": (
+            "The text rendered from its Markdown subset to sanitised HTML: only p, br, em, strong, code, pre,"
+            " blockquote, ul, ol (start), li and a (http, https or mailto href, rel=nofollow ugc noopener)."
+            " null once deleted."
+        ),
     },
     "status": {
         "type": "string",
@@ -176,6 +184,8 @@ _COMMENT_PROPERTIES = {
     "created_at": _TIME,
     "edited_at": {"oneOf": [_TIME, {"type": "null"}], "description": "When its author last changed it."},
     "images": {"type": "array", "maxItems": 4, "items": _ref("Image"), "description": "Empty when none."},
+    "upvotes": {"type": "integer", "minimum": 0, "description": "Readers' +1 votes."},
+    "downvotes": {"type": "integer", "minimum": 0, "description": "Readers' -1 votes."},
 }
 _COMMENT = {
     "type": "object",
@@ -279,7 +289,15 @@ _PARAMETERS = [
         "in": "query",
         "schema": {"type": "integer", "minimum": LIMIT_RANGE[0], "maximum": LIMIT_RANGE[1], "default": DEFAULT_LIMIT},
     },
-    {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["oldest", "newest"], "default": "oldest"}},
+    {
+        "name": "order",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["oldest", "newest", "top"], "default": "oldest"},
+        "description": (
+            "top (needs `thread`): top-level comments best first (Wilson lower bound of their upvotes;"
+            " ties oldest first), each followed by its replies oldest first; `limit` counts top-level comments."
+        ),
+    },
     {
         "name": "cursor",
         "in": "query",
@@ -350,6 +368,44 @@ _WIDGET_SETTINGS = {
         },
     },
 }
+
+
+_VOTE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["value"],
+    "properties": {"value": {"enum": [1, -1, 0], "description": "0 takes the client's vote back."}},
+}
+_VOTED = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "value", "upvotes", "downvotes"],
+    "properties": {
+        "id": ID,
+        "value": {"enum": [1, -1, 0]},
+        "upvotes": {"type": "integer", "minimum": 0},
+        "downvotes": {"type": "integer", "minimum": 0},
+    },
+}
+_PREVIEW = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["comment"],
+    "properties": {"comment": _trimmed_text(FIELD_LIMITS["comment"], "The words to render.")},
+}
+_PREVIEWED = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["html"],
+    "properties": {"html": {"type": "string"}},
+}
+
+
+def _json_or_form_body(schema: dict) -> dict:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": schema}, "application/x-www-form-urlencoded": {"schema": schema}},
+    }
 
 
 def _json_body(schema: dict) -> dict:
@@ -451,6 +507,39 @@ DOCUMENT = {
                     "403": _error("Forbidden"),
                     "404": _error("NotFound"),
                     **_KEY_ERRORS,
+                    "503": _error("Unavailable"),
+                },
+            },
+        },
+        "/comments/{comment_id}/vote": {
+            "post": {
+                "operationId": "voteOnComment",
+                "summary": "A reader's vote on a published comment: 1, -1, or 0 to take it back; one per client.",
+                "parameters": _COMMENT_ID,
+                "requestBody": _json_or_form_body(_VOTE),
+                "responses": {
+                    "200": _json(_VOTED, "Counted (a repeat of the same vote changes nothing)."),
+                    "400": _error("BadRequest"),
+                    "403": _error("Forbidden"),
+                    "404": _error("NotFound"),
+                    "413": _error("TooLarge"),
+                    "415": _error("UnsupportedMediaType"),
+                    "429": _error("RateLimited"),
+                    "503": _error("Unavailable"),
+                },
+            },
+        },
+        "/preview": {
+            "post": {
+                "operationId": "previewComment",
+                "summary": "The `html` a comment with these words would have (Markdown subset, sanitised).",
+                "requestBody": _json_or_form_body(_PREVIEW),
+                "responses": {
+                    "200": _json(_PREVIEWED, "Rendered; nothing is stored."),
+                    "400": _error("BadRequest"),
+                    "413": _error("TooLarge"),
+                    "415": _error("UnsupportedMediaType"),
+                    "429": _error("RateLimited"),
                     "503": _error("Unavailable"),
                 },
             },

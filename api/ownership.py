@@ -11,7 +11,7 @@ from functools import partial
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from comment import MAX_EDITS, PUBLIC_STATUSES, Comment, Edit, validate_edit
-from core import spam
+from core import formatting, spam
 from core.exceptions import CommentNotFound, Forbidden, Unauthorized
 from db import COLUMNS, database, erase
 from media import storage
@@ -25,7 +25,7 @@ blueprint = Blueprint("ownership", __name__)
 AUTHORSHIP = """SELECT edit_token_hash, status, created_at > now() - make_interval(secs => %s), edits
     FROM comments WHERE id = %s AND status <> 'deleted' FOR UPDATE"""
 UPDATE = f"""UPDATE comments SET name = coalesce(%s, name), comment = coalesce(%s, comment),
-    status = %s, held_by = coalesce(%s, held_by), edited_at = now(), edits = edits + 1
+    html = coalesce(%s, html), status = %s, held_by = coalesce(%s, held_by), edited_at = now(), edits = edits + 1
     WHERE id = %s AND status = %s RETURNING {COLUMNS}"""
 
 
@@ -58,7 +58,8 @@ def _edit(comment_id: int, edit: Edit, cursor) -> Response:
     database().charge(client, settings.rate_limit_posts, cursor=cursor)  # an edit costs like a post
     held_by = spam.held_by_edit(status, text=edit.comment, moderation=settings.moderation, max_links=settings.max_links)
     new_status = spam.status_after_edit(status, held_by)
-    cursor.execute(UPDATE, (edit.name, edit.comment, new_status, held_by, comment_id, status))
+    html = formatting.render(edit.comment) if edit.comment is not None else None
+    cursor.execute(UPDATE, (edit.name, edit.comment, html, new_status, held_by, comment_id, status))
     row = cursor.fetchone()
     if row is None:  # erased or moderated between the check and the update
         raise CommentNotFound(comment_id)

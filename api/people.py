@@ -8,7 +8,7 @@ import re
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from api import moderation, moderators
+from api import moderation, moderators, votes
 from comment import EMAIL, MAX_EMAIL
 from core.exceptions import InvalidInput
 from db import database, erase
@@ -49,9 +49,12 @@ def erase_their_comments():
 
 def erase_person(field: str, value: str) -> int:
     """Erase every comment of one e-mail address or client, in one transaction, each recorded in
-    the audit log; their images released after commit. How many were erased."""
+    the audit log; their images released after commit; a client's votes taken back too (an
+    address casts none). How many comments were erased."""
     media_ids, count = [], 0
     with database().transaction() as cursor:
+        if field == "client":
+            votes.forget_client(cursor, value)
         cursor.execute(IDS.format(who=WHO[field]), (value,))
         for (comment_id,) in cursor.fetchall():
             erased = erase(cursor, comment_id)

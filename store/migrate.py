@@ -17,7 +17,7 @@ import psycopg2
 from botocore.exceptions import BotoCoreError, ClientError
 
 import config
-from core import logs
+from core import formatting, logs
 from db import encoding_problem
 from store.object_store import ObjectStore
 
@@ -63,9 +63,34 @@ def migrate(database_url: str, connect_timeout: int = 10) -> list[str]:
                     cursor.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                 log.info("applied migration", extra={"version": version})
                 applied_now.append(version)
+            render_unrendered(conn)
     finally:
         conn.close()  # closing the session releases the advisory lock
     return applied_now
+
+
+# Comments written before their text was rendered at write time (migrations/0018).
+UNRENDERED = "SELECT id, comment FROM comments WHERE html IS NULL AND comment IS NOT NULL ORDER BY id LIMIT %s"
+RENDERED = "UPDATE comments c SET html = r.html FROM unnest(%s::bigint[], %s::text[]) AS r (id, html) WHERE c.id = r.id"
+RENDER_BATCH = 1000
+
+
+def render_unrendered(conn) -> int:
+    """Render what was written before formatting existed, a committed batch at a time (a rerun
+    after an interruption carries on). Returns how many were rendered."""
+    done = 0
+    with conn.cursor() as cursor:
+        while True:
+            with conn:
+                cursor.execute(UNRENDERED, (RENDER_BATCH,))
+                batch = cursor.fetchall()
+                if not batch:
+                    break
+                cursor.execute(RENDERED, ([id_ for id_, _ in batch], [formatting.render(text) for _, text in batch]))
+            done += len(batch)
+    if done:
+        log.info("rendered earlier comments", extra={"comments": done})
+    return done
 
 
 def prepare_bucket(settings: config.Config) -> None:

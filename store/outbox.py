@@ -29,7 +29,7 @@ RETENTION = "7 days"  # delivered events are kept this long, then removed in bat
 
 # The public fields of comment row `c`, as the webhook payload carries them.
 PUBLIC_JSON = f"""jsonb_build_object('id', c.id, 'thread', c.thread, 'parent_id', c.parent_id, 'name', c.name,
-    'comment', c.comment, 'status', c.status,
+    'comment', c.comment, 'html', c.html, 'status', c.status,
     'created_at', {sql_rfc3339("c.created_at")}, 'edited_at', {sql_rfc3339("c.edited_at")},
     'images', media_urls(c.images))"""
 RECORD = f"""INSERT INTO outbox (type, comment_id, comment)
@@ -39,7 +39,7 @@ RECORD = f"""INSERT INTO outbox (type, comment_id, comment)
 EVENTS_OF_INSERTED = """events AS (
         INSERT INTO outbox (type, comment_id, comment)
         SELECT t.type, i.id, jsonb_build_object('id', i.id, 'thread', i.thread, 'parent_id', i.parent_id,
-            'name', i.name, 'comment', i.comment, 'status', i.status, 'created_at', i.created_at,
+            'name', i.name, 'comment', i.comment, 'html', i.html, 'status', i.status, 'created_at', i.created_at,
             'edited_at', i.edited_at, 'images', i.images)
         FROM inserted i, (VALUES ('comment.created'), ('comment.published')) AS t (type)
         WHERE i.status <> 'rejected' AND (t.type = 'comment.created' OR i.status = 'published')

@@ -94,7 +94,7 @@ def empty_tables(database_url: str) -> None:
     with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
         cursor.execute(
             "TRUNCATE comments, post_limits, moderation_log, thread_counts, outbox, deliveries, comment_media, media,"
-            " idempotency_keys, imported_comments, moderators, admin_sessions"
+            " idempotency_keys, imported_comments, moderators, admin_sessions, votes"
             " RESTART IDENTITY"
         )
     conn.close()

@@ -58,6 +58,8 @@ def test_openapi_document_is_served(client):
     assert set(document["paths"]) == {
         "/comments",
         "/comments/{comment_id}",
+        "/comments/{comment_id}/vote",
+        "/preview",
         "/counts",
         "/admin/comments",
         "/admin/comments/{comment_id}",

@@ -72,6 +72,7 @@ def test_events_arrive_signed_with_the_public_fields_only(client, clean_database
         "parent_id",
         "name",
         "comment",
+        "html",
         "status",
         "created_at",
         "edited_at",

@@ -31,7 +31,7 @@ import orjson
 import psycopg2
 
 import config
-from core import logs
+from core import formatting, logs
 from core.exceptions import StorageUnavailable
 from store.object_store import ObjectStore
 from transfer import commento, disqus, isso, native, remark42, wordpress
@@ -68,6 +68,8 @@ CREATE TEMP TABLE staged (
     new_id bigint, batch integer
 );
 CREATE TEMP TABLE staged_threads (ref text PRIMARY KEY, thread text, problem text);
+-- The batch being inserted, its words rendered (core/formatting.py): only what is imported is rendered.
+CREATE TEMP TABLE rendered (n bigint PRIMARY KEY, html text NOT NULL);
 """
 # Each step reads what the ones before decided; %(source)s is the source's label. Steps touch
 # only the rows they change: a temporary table has no autovacuum, and every rewritten row is
@@ -166,16 +168,18 @@ AFTER_NUMBERING = ("VACUUM ANALYZE staged", "CREATE INDEX ON staged (batch) WHER
 BATCH_NUMBERS = "SELECT batch, count(*) FROM staged WHERE outcome IS NULL GROUP BY batch ORDER BY batch"
 # An imported comment takes the txid of the first comment written after it, or the import's own
 # (`key`) when there is none, and its created_at orders it there: see migrations/0011.
+TO_RENDER = "SELECT n, comment FROM staged WHERE batch = %(batch)s AND outcome IS NULL AND comment IS NOT NULL"
 INSERT = """WITH batch AS (
-        SELECT s.*, p.new_id AS staged_parent,
+        SELECT s.*, p.new_id AS staged_parent, r.html,
             coalesce((SELECT c.txid FROM comments c WHERE c.created_at > s.created_at ORDER BY c.created_at LIMIT 1),
                 %(key)s) AS listing_txid
-        FROM staged s LEFT JOIN staged p ON p.n = s.parent_n WHERE s.batch = %(batch)s AND s.outcome IS NULL
+        FROM staged s LEFT JOIN staged p ON p.n = s.parent_n LEFT JOIN rendered r ON r.n = s.n
+        WHERE s.batch = %(batch)s AND s.outcome IS NULL
     ), inserted AS (
-        INSERT INTO comments (id, txid, thread, parent_id, name, comment, status, created_at, edited_at, email,
+        INSERT INTO comments (id, txid, thread, parent_id, name, comment, html, status, created_at, edited_at, email,
             notify_replies, client, images)
         OVERRIDING SYSTEM VALUE
-        SELECT new_id, listing_txid, thread, coalesce(staged_parent, existing_parent), name, comment, status,
+        SELECT new_id, listing_txid, thread, coalesce(staged_parent, existing_parent), name, comment, html, status,
             created_at, edited_at, email, notify_replies, client, images
         FROM batch ORDER BY new_id
         RETURNING id
@@ -320,6 +324,7 @@ class Import:
                 cursor.execute("SELECT pg_current_xact_id()::text::bigint")
                 key = cursor.fetchone()[0]
             params = {"batch": batch, "source": source, "key": key}
+            self._render(cursor, params)
             cursor.execute(INSERT, params)
             count = cursor.fetchone()[0]
             cursor.execute(CLAIM_MEDIA, params)
@@ -329,6 +334,14 @@ class Import:
             progress.advance(count)
         progress.finish()
         return inserted
+
+    @staticmethod
+    def _render(cursor, params: dict) -> None:
+        """The batch's words rendered as a post's are, into `rendered`, for INSERT to take."""
+        cursor.execute("TRUNCATE rendered")
+        cursor.execute(TO_RENDER, params)
+        lines = "".join(_copy_line((n, formatting.render(text))) for n, text in cursor.fetchall())
+        cursor.copy_expert("COPY rendered (n, html) FROM STDIN", io.BytesIO(lines.encode()))
 
 
 class _Clock:

@@ -14,7 +14,7 @@ from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Epilogue, Field, File, MultipartDecoder, NeedData, Preamble
 
-from comment import FIELD_LIMITS, START, STATUSES, Position, normalize, parse_id, text_problem
+from comment import FIELD_LIMITS, START, STATUSES, Position, Rank, normalize, parse_id, text_problem
 from core.exceptions import BodyTooLarge, ImagesDisabled, InvalidInput, UnsupportedMediaType, ValidationError
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -24,10 +24,11 @@ IMAGE_FIELD = "image"
 MAX_FIELDS = 20
 LIMIT_RANGE = (1, 100)
 DEFAULT_LIMIT = 20
-ORDERS = ("oldest", "newest")
+ORDERS = ("oldest", "newest", "top")
 LIST_PARAMS = frozenset(("thread", "limit", "order", "cursor"))
 ADMIN_LIST_PARAMS = frozenset(("status", "thread", "limit", "cursor"))
 MAX_COUNT_THREADS = 100
+RANK_SCORE = re.compile(r"[01](\.[0-9]{1,20})?(e-[0-9]{1,3})?")  # a Wilson bound as repr() writes it
 READ_STEP = 16384
 # RFC 2046 caps a boundary at 70 characters, but werkzeug's own test client sometimes makes
 # 71-72 (a time and a random float), so other clients will too. The bound only keeps the
@@ -236,12 +237,16 @@ def _urlencoded(raw: bytes, max_fields: int = MAX_FIELDS) -> dict[str, list[str]
 class ListQuery:
     thread: str | None
     limit: int
-    newest_first: bool
-    after: Position | None
+    order: str  # one of ORDERS
+    after: Position | Rank | None  # a Rank for order=top
     legacy_after_id: int | None = None  # a v1 cursor, which named only an id
 
+    @property
+    def newest_first(self) -> bool:
+        return self.order == "newest"
+
     def link_params(self, next_cursor: str) -> dict[str, str]:
-        params = {"limit": str(self.limit), "order": "newest" if self.newest_first else "oldest", "cursor": next_cursor}
+        params = {"limit": str(self.limit), "order": self.order, "cursor": next_cursor}
         if self.thread is not None:
             params = {"thread": self.thread, **params}
         return params
@@ -254,15 +259,20 @@ def read_list_query(request: Request) -> ListQuery:
     limit = _limit(args.get("limit"), errors)
     order = args.get("order", "oldest")
     if order not in ORDERS:
-        errors["order"] = "must be oldest or newest"
+        errors["order"] = "must be oldest, newest or top"
+    elif order == "top" and thread is None and "thread" not in errors:
+        errors["thread"] = "is required with order=top"
     after = legacy = None
-    if "cursor" in args:
+    if "cursor" in args and order == "top":
+        if (after := decode_rank(args["cursor"])) is None:
+            errors["cursor"] = "is not a cursor this service gave out for order=top"
+    elif "cursor" in args:
         after = decode_cursor(args["cursor"], newest_first=order == "newest")
         legacy = decode_legacy_cursor(args["cursor"]) if after is None else None
         if after is None and legacy is None:
             errors["cursor"] = "is not a cursor this service gave out"
     _raise_if(errors)
-    return ListQuery(thread, limit, order == "newest", after, legacy)
+    return ListQuery(thread, limit, order, after, legacy)
 
 
 @dataclass(frozen=True)
@@ -412,6 +422,19 @@ def _cursor_time(text: str) -> bool:
         return text.endswith("infinity") or bool(datetime.fromisoformat(text))
     except ValueError:  # well formed but no such moment (a 13th month)
         return False
+
+
+def encode_rank(rank: Rank) -> str:
+    return _b64(f"top:{rank.score!r}:{rank.id}")  # repr: the float exactly, as it came
+
+
+def decode_rank(cursor: str) -> Rank | None:
+    version, _, rest = _unb64(cursor).partition(":")
+    score, _, last_id = rest.partition(":")
+    if version != "top" or not RANK_SCORE.fullmatch(score) or (last_id := parse_id(last_id)) is None:
+        return None
+    score = float(score)
+    return Rank(score, last_id) if 0.0 <= score <= 1.0 else None
 
 
 def decode_legacy_cursor(cursor: str) -> int | None:
