@@ -24,8 +24,9 @@ from web import payload
 WIDGET = Path(__file__).resolve().parent.parent / "widget"
 blueprint = Blueprint("widget", __name__, template_folder=str(WIDGET))
 
-ASSET_NAME = re.compile(r"[a-z][a-z-]*\.(js|css)")
-MIME_TYPES = {"js": "text/javascript", "css": "text/css"}  # Flask adds "; charset=utf-8"
+ASSET_NAME = re.compile(r"[a-z][a-zA-Z0-9-]*\.(js|css|json)")
+MIME_TYPES = {"js": "text/javascript", "css": "text/css", "json": "application/json"}  # Flask adds "; charset=utf-8"
+CATALOGUE = re.compile(r"messages-([a-zA-Z-]+)\.json")  # a language's words (widget/src/i18n.js)
 # /embed.js keeps its address from release to release, so caches may keep it only briefly;
 # what it loads is addressed by content (?v=<digest>) and may be kept for a year.
 EMBED_MAX_AGE = 300
@@ -97,6 +98,7 @@ def widget_settings():
         edit_window_seconds=settings.edit_window_seconds,
         images={"max_count": images.count, "max_bytes": images.per_image} if images.enabled else None,
         limits={"name": FIELD_LIMITS["name"], "comment": FIELD_LIMITS["comment"]},
+        catalogues=catalogues(),
     )
     response.cache_control.public = True
     response.cache_control.max_age = SETTINGS_MAX_AGE
@@ -104,18 +106,23 @@ def widget_settings():
     return response
 
 
+def catalogues() -> dict[str, str]:
+    """Language -> its catalogue's versioned address: fetched only by pages in that language."""
+    found = assets()
+    return {match[1]: found.versioned(name) for name in sorted(found.digests) if (match := CATALOGUE.fullmatch(name))}
+
+
 @blueprint.get("/demo")
 def demo_page():
     """A plain article with the widget under it, served under a strict Content-Security-Policy."""
-    thread, page_size = payload.read_demo_query(request)
+    query = payload.read_demo_query(request)
     settings = current_app.config["SETTINGS"]
     html = render_template(
         "demo.html",
-        thread=thread,
-        page_size=page_size,
+        query=query,
         stylesheet=assets().versioned("demo.css"),
         embed_url=f"{settings.public_url}/embed.js",
-        feed_url=f"{settings.public_url}/feed.atom?{urlencode({'thread': thread})}",
+        feed_url=f"{settings.public_url}/feed.atom?{urlencode({'thread': query.thread})}",
     )
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = demo_policy(settings)
@@ -126,10 +133,12 @@ def demo_page():
 
 def demo_policy(settings: config.Config) -> str:
     """Scripts, styles and requests from this origin only; images also from the object store,
-    where /media/<key> redirects (or from MEDIA_PUBLIC_URL)."""
+    where /media/<key> redirects (or from MEDIA_PUBLIC_URL). Trusted Types enforced: no string
+    reaches an HTML sink but through the widget's own policy (widget/src/rich.js)."""
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        f"img-src {' '.join(image_sources(settings))}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        f"img-src {' '.join(image_sources(settings))}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
+        "require-trusted-types-for 'script'; trusted-types comments-widget"
     )
 
 

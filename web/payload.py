@@ -324,14 +324,32 @@ def read_count_query(request: Request) -> list[str]:
     return threads
 
 
-def read_demo_query(request: Request) -> tuple[str, int | None]:
+@dataclass(frozen=True)
+class DemoQuery:
+    thread: str
+    page_size: int | None  # a page of GET /comments, when given
+    lang: str | None  # the widget's language (data-lang), when given
+    poll_seconds: int | None  # how often the widget asks for new comments, when given
+
+
+DEMO_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
+MAX_POLL_SECONDS = 3600
+
+
+def read_demo_query(request: Request) -> DemoQuery:
     """GET /demo: the thread to show ("demo" when not given) and, if given, the widget's page
-    size (a page of GET /comments). Other parameters are ignored: it is a page, not the API."""
+    size, language and poll interval. Other parameters are ignored: it is a page, not the API."""
     args, errors = _query_args(request), {}
     thread = _thread(args.get("thread", ["demo"])[0], errors)
     page_size = _limit(args["page_size"][0], errors, "page_size") if "page_size" in args else None
+    lang = args.get("lang", [None])[0]
+    if lang is not None and not DEMO_LANGUAGE.fullmatch(lang):
+        errors["lang"] = "must be a language tag such as de or pt-BR"
+    poll = args.get("poll", [None])[0]
+    if poll is not None and not (poll.isascii() and poll.isdigit() and 1 <= int(poll) <= MAX_POLL_SECONDS):
+        errors["poll"] = f"must be 1 to {MAX_POLL_SECONDS} seconds"
     _raise_if(errors)
-    return thread, page_size
+    return DemoQuery(thread, page_size, lang, int(poll) if poll is not None else None)
 
 
 def _single_values(request: Request, known: frozenset[str]) -> tuple[dict[str, str], dict[str, str]]:

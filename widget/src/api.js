@@ -21,7 +21,7 @@ export class Api {
     return new URL(path, this.base).href;
   }
 
-  async request(method, path, { json, form, token, key } = {}) {
+  async request(method, path, { json, form, token, key, cache } = {}) {
     const headers = {};
     if (token) headers.Authorization = `Bearer ${token}`;
     if (key) headers["Idempotency-Key"] = key;
@@ -32,7 +32,7 @@ export class Api {
     }
     let response;
     try {
-      response = await fetch(this.url(path), { method, headers, body, credentials: "omit" });
+      response = await fetch(this.url(path), { method, headers, body, cache, credentials: "omit" });
     } catch {
       throw new ApiError(0, { code: "unreachable" });
     }
@@ -47,10 +47,26 @@ export class Api {
     return this.settings;
   }
 
-  page(thread, limit, cursor) {
+  page(thread, limit, cursor, order = "oldest") {
     const query = new URLSearchParams({ thread, limit });
+    if (order !== "oldest") query.set("order", order);
     if (cursor) query.set("cursor", cursor);
     return this.request("GET", `comments?${query}`);
+  }
+
+  // What came since `cursor` (a poll_cursor). "no-cache": the browser asks with its copy's ETag,
+  // so a poll that finds nothing new is a 304 that costs the server one index lookup.
+  poll(thread, cursor) {
+    const query = new URLSearchParams({ thread, limit: 100, cursor });
+    return this.request("GET", `comments?${query}`, { cache: "no-cache" });
+  }
+
+  vote(id, value) {
+    return this.request("POST", `comments/${id}/vote`, { json: { value } });
+  }
+
+  preview(comment) {
+    return this.request("POST", "preview", { json: { comment } });
   }
 
   post(form, key) {

@@ -1,7 +1,10 @@
 // <span data-comment-count="thread">: "3 comments", asked for in one request per 100 threads.
+import { prepareLanguage, t } from "./i18n.js";
+
 const PER_REQUEST = 100;
 
 export async function fillCounts(api, elements) {
+  await prepareLanguage(api, document.getElementById("comments"));
   const byThread = new Map();
   for (const element of elements) {
     const thread = element.dataset.commentCount;
@@ -13,7 +16,7 @@ export async function fillCounts(api, elements) {
     try {
       const { counts } = await api.counts(threads.slice(i, i + PER_REQUEST));
       for (const [thread, n] of Object.entries(counts)) {
-        for (const element of byThread.get(thread) || []) element.textContent = n === 1 ? "1 comment" : `${n} comments`;
+        for (const element of byThread.get(thread) || []) element.textContent = t("count", { n });
       }
     } catch {
       // Counts are decoration: leave whatever the page put there.

@@ -1,3 +1,4 @@
+import { currentLanguage, t } from "./i18n.js";
 import { LINK_SOURCE } from "./links.js";
 
 // Building DOM from data. User text only ever becomes text nodes, never parsed as HTML, so a
@@ -49,18 +50,21 @@ const UNITS = [
   ["minute", 60],
 ];
 
-// Intl formatters are slow to make (the first one loads locale data): one of each, made once.
+// Intl formatters are slow to make (the first one loads locale data): one of each per language.
 let formats = null;
 function format() {
-  const language = document.documentElement.lang || navigator.language;
-  formats ||= {
-    relative: new Intl.RelativeTimeFormat(language, { numeric: "auto" }),
-    exact: new Intl.DateTimeFormat(language, { dateStyle: "long", timeStyle: "short" }),
-  };
+  const language = currentLanguage();
+  if (formats?.language !== language) {
+    formats = {
+      language,
+      relative: new Intl.RelativeTimeFormat(language, { numeric: "auto" }),
+      exact: new Intl.DateTimeFormat(language, { dateStyle: "long", timeStyle: "short" }),
+    };
+  }
   return formats;
 }
 
-// "5 minutes ago", in the page's language.
+// "5 minutes ago", in the widget's language.
 export function relativeTime(iso, now = Date.now()) {
   const seconds = Math.round((Date.parse(iso) - now) / 1000);
   for (const [unit, size] of UNITS) {
@@ -80,5 +84,5 @@ export function timeElement(iso) {
 // "12 min left", "40 s left": what remains of an edit window.
 export function remaining(until, now = Date.now()) {
   const seconds = Math.max(0, Math.round((until - now) / 1000));
-  return seconds >= 60 ? `${Math.floor(seconds / 60)} min left` : `${seconds} s left`;
+  return seconds >= 60 ? t("minutesLeft", { n: Math.floor(seconds / 60) }) : t("secondsLeft", { n: seconds });
 }

@@ -12,17 +12,17 @@ export class Mine {
     this.forgetExpired();
   }
 
-  read() {
+  read(key = this.key) {
     try {
-      return JSON.parse(localStorage.getItem(this.key)) || {};
+      return JSON.parse(localStorage.getItem(key)) || {};
     } catch {
       return {};
     }
   }
 
-  save() {
+  save(key = this.key, value = this.entries) {
     try {
-      localStorage.setItem(this.key, JSON.stringify(this.entries));
+      localStorage.setItem(key, JSON.stringify(value));
     } catch {
       // Storage is off or full: editing still works until the page is left.
     }
@@ -63,15 +63,50 @@ export class Mine {
     return this.entries[id];
   }
 
-  canEdit(comment, now = Date.now()) {
+  // Posted from here (and not another comment that took its id after a database reset).
+  owns(comment) {
     const entry = this.entries[comment.id];
-    return Boolean(entry && entry.created === comment.created_at && entry.until > now);
+    return Boolean(entry && entry.created === comment.created_at);
+  }
+
+  canEdit(comment, now = Date.now()) {
+    return this.owns(comment) && this.entries[comment.id].until > now;
   }
 
   pendingIn(thread) {
     return Object.values(this.entries)
       .filter((entry) => entry.pending && entry.thread === thread)
       .map((entry) => entry.pending);
+  }
+
+  // The reply-notice address, kept on this device only, like the name.
+  get email() {
+    try {
+      return localStorage.getItem("comments-widget:email") || "";
+    } catch {
+      return "";
+    }
+  }
+
+  set email(value) {
+    try {
+      localStorage.setItem("comments-widget:email", value);
+    } catch {
+      // as above
+    }
+  }
+
+  // The reader's own votes (1 or -1 by comment id), so that the buttons show them pressed.
+  vote(id) {
+    this.votes ||= this.read(`${this.key}:votes`);
+    return this.votes[id] || 0;
+  }
+
+  setVote(id, value) {
+    this.vote(id);
+    if (value) this.votes[id] = value;
+    else delete this.votes[id];
+    this.save(`${this.key}:votes`, this.votes);
   }
 
   get name() {
