@@ -45,7 +45,16 @@ FIELDS_BUT_IMAGES = (
 )
 # What follows the images: the vote counts (migrations/0019).
 AFTER_IMAGES = "upvotes, downvotes"
-COLUMNS = f"{FIELDS_BUT_IMAGES}, media_urls(images) AS images, {AFTER_IMAGES}"
+
+
+def images_sql(urls: str = "media_urls(images)") -> str:
+    """A comment's images with their URLs. Most comments have none, and media_urls() (a SQL
+    function PostgreSQL cannot inline) cost about 15 µs a row even then: 0.3 ms of a page's
+    0.35 ms in PostgreSQL. The CASE answers those without calling it."""
+    return f"CASE WHEN images = '[]'::jsonb THEN '[]'::json ELSE {urls} END AS images"
+
+
+COLUMNS = f"{FIELDS_BUT_IMAGES}, {images_sql()}, {AFTER_IMAGES}"
 _PUBLIC = f"status IN {PUBLIC_STATUSES}"
 # In ORDER BY a bare "created_at" names the formatted output column (text), which no index
 # holds: every listing then sorted its whole thread. Qualified, it is the indexed timestamp.

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, jsonify, request
 from api import media, moderators
 from comment import AdminComment, Position, sql_rfc3339
 from core.exceptions import CommentNotFound, Conflict, InvalidInput, NotFound, ValidationError
-from db import AFTER_IMAGES, FIELDS_BUT_IMAGES, database, erase
+from db import AFTER_IMAGES, FIELDS_BUT_IMAGES, database, erase, images_sql
 from delivery import webhooks
 from media import storage
 from store import outbox
@@ -27,7 +27,9 @@ log = logging.getLogger("comments.moderation")
 DECISIONS = ("published", "rejected")
 # The images' URL prefix is a parameter (media.admin_base()): moderators' URLs are under
 # /admin/media/, since /media/ serves only the images of published comments.
-ADMIN_COLUMNS = f"{FIELDS_BUT_IMAGES}, media_urls(images, %s) AS images, {AFTER_IMAGES}, client, email, notify_replies"
+ADMIN_COLUMNS = (
+    f"{FIELDS_BUT_IMAGES}, {images_sql('media_urls(images, %s)')}, {AFTER_IMAGES}, client, email, notify_replies"
+)
 RECORD = """INSERT INTO moderation_log (action, comment_id, old_status, new_status, token_fingerprint, moderator)
     VALUES (%s, %s, %s, %s, %s, %s)"""
 
