@@ -10,6 +10,7 @@ on localhost. Targets are interleaved round by round, so drift of the machine hi
   post 1k      POST /comments                          (durable: synchronous_commit on; RATE_LIMIT_POSTS=off)
   post limited the same POST with the rate limiter on, at a limit too high to trip
   post image   POST /comments as multipart with a 100 KiB JPEG (re-encoded, stored in SeaweedFS)
+  poll 304     a widget's idle poll: GET from the thread's end with the ETag it got (a 304)
   counts 100   GET /counts for 100 threads, one of them holding 1,000,000 comments
   page 1M      the same GET with 1,000,000 more rows in another thread
   all 1M       GET /comments?limit=20 across all threads at that size
@@ -18,6 +19,7 @@ Then a fresh service takes 8 concurrent uploads of a 5 MiB JPEG, three times ove
 workers' peak memory is reported. Then one worker (delivery/worker.py) delivers the events those POSTs
 left in the outbox to a local webhook receiver, and its deliveries per second are reported.
 
+Beside each rate, the CPU per request of the service's processes and of PostgreSQL's (bench/cpu.py).
 Prints a table and writes it into docs/performance.md between the bench markers.
 `pipenv run bench --sweep` compares gunicorn configurations instead.
 """
@@ -41,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import config  # noqa: E402
+from bench.cpu import Meter  # noqa: E402
 from bench.widget_load import widget_report  # noqa: E402
 from devtools.embedded_postgres import EmbeddedPostgres, with_database  # noqa: E402
 from devtools.embedded_seaweedfs import EmbeddedSeaweedFS  # noqa: E402
@@ -57,6 +60,7 @@ POST_SCRIPT = ROOT / "bench" / "post.lua"
 IMAGE_SCRIPT = ROOT / "bench" / "post_image.lua"
 UPLOADS_AT_ONCE = 8
 BENCH_JPEG = Path(tempfile.gettempdir()) / "comments-bench-100k.jpg"  # read by post_image.lua
+WIDGET_POLL_SECONDS = 15  # the widget's default (widget/src/thread.js)
 SWEEP = [(4, 1), (6, 1), (2, 2), (3, 2), (4, 2), (2, 4), (4, 4)]  # (WEB_CONCURRENCY, GUNICORN_THREADS)
 
 
@@ -65,6 +69,8 @@ class Result:
     rps: list[float] = field(default_factory=list)
     p50: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)
+    api_ms: list[float] = field(default_factory=list)  # CPU per request in the service's processes
+    pg_ms: list[float] = field(default_factory=list)  # ... and in PostgreSQL's (when it is ours to see)
     errors: int = 0
     peak_rss_mb: float = 0.0
 
@@ -73,14 +79,24 @@ class Result:
         self.p50.append(run["p50"])
         self.p99.append(run["p99"])
         self.errors += run["errors"]
+        self.api_ms.append(run.get("api_ms", 0.0))
+        if run.get("pg_ms") is not None:
+            self.pg_ms.append(run["pg_ms"])
 
     @property
     def median_rps(self) -> float:
         return statistics.median(self.rps)
 
+    def cpu(self) -> str:
+        """ "API + PostgreSQL" CPU ms per request, medians."""
+        pg = f"{statistics.median(self.pg_ms):.3f}" if self.pg_ms else "n/a"
+        return f"{statistics.median(self.api_ms):.3f} | {pg}"
 
-def wrk(url: str, seconds: float, script: Path | None = None) -> dict:
+
+def wrk(url: str, seconds: float, script: Path | None = None, headers: tuple[str, ...] = ()) -> dict:
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency", url]
+    for header in headers:
+        command[1:1] = ["-H", header]
     if script:
         command[1:1] = ["-s", str(script)]
         command += ["--", str(time.time_ns())]  # the script's run id: every run posts new words
@@ -90,6 +106,7 @@ def wrk(url: str, seconds: float, script: Path | None = None) -> dict:
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": _ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1)),
         "p99": _ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1)),
@@ -138,6 +155,10 @@ class Databases:
             migrate.migrate(url)
             _seed(url, rows)
         return small, big
+
+    def postgres_pid(self) -> int | None:
+        """The postmaster's process id, when the server is our own (else its CPU is not ours to see)."""
+        return self.server.postmaster_pid() if self.server else None
 
     def server_version(self) -> str:
         with psycopg2.connect(self.base) as conn, conn.cursor() as cursor:
@@ -199,6 +220,7 @@ def targets(
         plan["post limited"] = (limited, "/comments", POST_SCRIPT)
     if media:
         plan["post image"] = (media, "/comments", IMAGE_SCRIPT)
+    plan["poll 304"] = (small, *revalidation(small))
     plan |= {
         "page 1M": (big, "/comments?thread=bench&limit=20", None),
         "all 1M": (big, "/comments?limit=20", None),
@@ -207,15 +229,29 @@ def targets(
     return plan
 
 
-def measure(plan: dict, rounds: int, seconds: float) -> dict[str, Result]:
-    for service, path, script in plan.values():  # warm up: imports, pools, caches
-        wrk(service.url(path), 1, script)
+def revalidation(service: Service) -> tuple[str, None, tuple[str]]:
+    """A widget's idle poll: from the end of the thread (poll_cursor), with the ETag it got."""
+    import requests
+
+    end = requests.get(service.url("/comments?thread=bench&limit=100"), timeout=10).json()["poll_cursor"]
+    path = f"/comments?thread=bench&limit=100&cursor={end}"
+    etag = requests.get(service.url(path), timeout=10).headers["ETag"]
+    return path, None, (f"If-None-Match: {etag}",)
+
+
+def measure(plan: dict, rounds: int, seconds: float, postgres_pid: int | None = None) -> dict[str, Result]:
+    """Each target: (service, path, wrk script or None[, request headers])."""
+    for service, path, script, *headers in plan.values():  # warm up: imports, pools, caches
+        wrk(service.url(path), 1, script, *headers)
     results = {name: Result() for name in plan}
     for round_number in range(rounds):
-        for name, (service, path, script) in plan.items():
-            results[name].add(wrk(service.url(path), seconds, script))
+        for name, (service, path, script, *headers) in plan.items():
+            meter = Meter(service.process.pid, postgres_pid)
+            run = wrk(service.url(path), seconds, script, *headers)
+            run["api_ms"], run["pg_ms"] = meter.per_request_ms(run["requests"])
+            results[name].add(run)
         print(f"  round {round_number + 1}/{rounds} done", flush=True)
-    for name, (service, _, _) in plan.items():
+    for name, (service, *_) in plan.items():
         results[name].peak_rss_mb = peak_rss_mb(service)
     return results
 
@@ -302,15 +338,17 @@ def worker_throughput(database_url: str, seconds: float = 20) -> str:
 def table(results: dict[str, Result], machine: str) -> str:
     ceiling = results["ceiling"].median_rps
     lines = [
-        "| target | req/s | p50 ms | p99 ms | errors | peak RSS/worker MB | vs ceiling |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| target | req/s | API CPU ms/req | PostgreSQL CPU ms/req | p50 ms | p99 ms | errors "
+        "| peak RSS/worker MB | vs ceiling |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, r in results.items():
         lines.append(
-            f"| {name} | {r.median_rps:.0f} | {statistics.median(r.p50):.2f} | {statistics.median(r.p99):.2f} "
-            f"| {r.errors} | {r.peak_rss_mb:.1f} | {r.median_rps / ceiling:.2f} |"
+            f"| {name} | {r.median_rps:.0f} | {r.cpu()} | {statistics.median(r.p50):.2f} "
+            f"| {statistics.median(r.p99):.2f} | {r.errors} | {r.peak_rss_mb:.1f} | {r.median_rps / ceiling:.2f} |"
         )
     page, post = results["page 1k"].median_rps, results["post 1k"].median_rps
+    polls = results["poll 304"].median_rps
     lines += [
         "",
         f"GET page / ceiling = **{page / ceiling:.2f}** (target 0.60), "
@@ -318,6 +356,11 @@ def table(results: dict[str, Result], machine: str) -> str:
         f"page at 1M / page at 1k = **{results['page 1M'].median_rps / page:.2f}** (target 0.85), "
         f"POST with the rate limiter / without = **{results['post limited'].median_rps / post:.2f}** (target 0.90), "
         f"POST with a 100 KiB JPEG / without = **{results['post image'].median_rps / post:.2f}**.",
+        "",
+        f"Idle readers: a widget left open polls every {WIDGET_POLL_SECONDS} s, and a poll that finds nothing "
+        f"is a 304 (`poll 304`). At {polls:.0f} of those a second, one service (its gunicorn and one "
+        f"PostgreSQL, as a replica would serve them) keeps **{polls * WIDGET_POLL_SECONDS:,.0f} idle "
+        "readers** up to date.",
         "",
         machine,
     ]
@@ -365,7 +408,8 @@ def run_benchmark(args) -> None:
         limited = Service(small_url, **LIMITED_ENV).start()
         media = Service(small_url, **POST_ENV, **media_env).start()
         services += [ceiling, small, big, limited, media]
-        results = measure(targets(ceiling, small, big, limited, media), args.rounds, args.seconds)
+        plan = targets(ceiling, small, big, limited, media)
+        results = measure(plan, args.rounds, args.seconds, databases.postgres_pid())
         for service in services:  # what follows gets the machine to itself
             service.stop()
         services = []

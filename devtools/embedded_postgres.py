@@ -83,6 +83,10 @@ class EmbeddedPostgres:
             "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-locale"
         )
 
+    def postmaster_pid(self) -> int:
+        """The running server's process id (postmaster.pid's first line)."""
+        return int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+
     def _running_port(self) -> int | None:
         """The port of a live server on this data folder (postmaster.pid's fourth line)."""
         status = self._run("pg_ctl", "status", "-D", str(self.data_dir), check=False)
