@@ -21,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from devtools.embedded_postgres import free_port
 from tests import browser, pictures
+from tests.conftest import wait_until
 from tests.service import ROOT
 from tests.slowloris import Trickler
 
@@ -232,6 +233,28 @@ def test_the_image_serves_the_built_widget_and_it_works_in_a_browser(stack):
         chrome.quit()
     stored = requests.get(f"{stack.base}/comments", params={"thread": "docker-widget"}, timeout=10).json()
     assert [c["comment"] for c in stored["comments"]] == ["Posted through nginx"]
+
+
+def test_nginx_micro_caches_public_reads_for_a_second(stack):
+    url = f"{stack.base}/comments?thread=micro-cache"
+    first, second = requests.get(url, timeout=10), requests.get(url, timeout=10)
+    assert (first.headers["X-Cache-Status"], second.headers["X-Cache-Status"]) == ("MISS", "HIT")
+    assert second.content == first.content
+    revalidated = requests.get(url, headers={"If-None-Match": second.headers["ETag"]}, timeout=10)
+    assert revalidated.status_code == 304  # answered by nginx from its copy
+    with_token = requests.get(url, headers={"Authorization": "Bearer anything"}, timeout=10)
+    assert with_token.headers["X-Cache-Status"] == "BYPASS"  # never served from, nor stored in, the cache
+    assert requests.get(url, cookies={"session": "x"}, timeout=10).headers["X-Cache-Status"] == "BYPASS"
+    created = requests.post(
+        f"{stack.base}/comments", json={"name": "Ann", "comment": "fresh", "thread": "micro-cache"}, timeout=10
+    )
+    assert created.status_code == 201 and "X-Cache-Status" not in created.headers
+    # The author sees it in the 201 (and with their token); every reader within the cache's second.
+    mine = requests.get(url, headers={"Authorization": f"Bearer {created.json()['edit_token']}"}, timeout=10)
+    assert [c["comment"] for c in mine.json()["comments"]] == ["fresh"]
+    wait_until(lambda: [c["comment"] for c in requests.get(url, timeout=10).json()["comments"]] == ["fresh"], 3)
+    counts = [requests.get(f"{stack.base}/counts?thread=micro-cache", timeout=10) for _ in range(2)]
+    assert counts[1].headers["X-Cache-Status"] == "HIT" and counts[1].json() == counts[0].json()
 
 
 def test_api_runs_as_a_non_root_user(stack):
