@@ -239,8 +239,11 @@ class CommentDatabase:
             connect_timeout=connect_timeout,
             application_name="comments-api",
             # comments.media_base: the URL prefix of images (migrations/0005, media_urls()).
+            # plan_cache_mode: the prepared statements keep one plan. Left to choose, PostgreSQL
+            # planned the page statement again at every EXECUTE (0.2 ms, three times its 0.06 ms
+            # of execution); every statement here walks the same index whatever its parameters.
             options=f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}"
-            f" -c comments.media_base={media_base}",
+            f" -c comments.media_base={media_base} -c plan_cache_mode=force_generic_plan",
             # Notice a vanished server on an idle or half-open connection instead of hanging.
             keepalives=1,
             keepalives_idle=10,
