@@ -173,19 +173,23 @@ class Databases:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _seed(url: str, bulk_rows: int) -> None:
+def _seed(url: str, bulk_rows: int, rendered: bool = True) -> None:
+    """`rendered`: with each comment's html, as posts store it (core/formatting.py renders these
+    plain sentences as one paragraph); False for code from before formatting (bench/versus.py)."""
+    columns, html = (
+        ("thread, name, comment, html", ", '<p>' || text || '</p>'") if rendered else ("thread, name, comment", "")
+    )
     with psycopg2.connect(url) as conn, conn.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO comments (thread, name, comment) "
-            "SELECT 'bench', 'Reader ' || n, "
-            "       'Benchmark comment number ' || n || ', about as long as a short real one.' "
-            "FROM generate_series(1, %s) AS n",
+            f"INSERT INTO comments ({columns}) SELECT 'bench', 'Reader ' || n, text{html} FROM ("
+            "  SELECT n, 'Benchmark comment number ' || n || ', about as long as a short real one.' AS text"
+            "  FROM generate_series(1, %s) AS n) AS seed",
             (SEED_ROWS,),
         )
         if bulk_rows:
             cursor.execute(
-                "INSERT INTO comments (thread, name, comment) "
-                "SELECT 'bulk', 'Bulk ' || n, 'Bulk comment ' || n FROM generate_series(1, %s) AS n",
+                f"INSERT INTO comments ({columns}) SELECT 'bulk', 'Bulk ' || n, text{html} FROM ("
+                "  SELECT n, 'Bulk comment ' || n AS text FROM generate_series(1, %s) AS n) AS seed",
                 (bulk_rows,),
             )
     conn.autocommit = True
