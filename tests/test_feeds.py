@@ -35,7 +35,8 @@ def test_a_threads_feed_lists_its_published_comments_newest_first(site):
     assert feed.feed.link == "https://blog.example/posts/1/"
     assert [entry.author for entry in feed.entries] == ["Bob", "Ann"]  # only published, newest first
     ann = feed.entries[1]
-    assert ann.content[0].value == "Hello <b>&</b> bye" and ann.content[0].type == "text/plain"
+    # Its html (the markup in the text shown as text), as feed readers render it.
+    assert ann.content[0].value == "<p>Hello &lt;b&gt;&amp;&lt;/b&gt; bye</p>" and ann.content[0].type == "text/html"
     assert ann.link == f"https://blog.example/posts/1/#comment-{first.get_json()['id']}"
     assert ann.id == f"https://c.example/comments/{first.get_json()['id']}"
     everything = parse(site.get("/feed.atom"))
@@ -85,3 +86,13 @@ def test_imported_comments_join_the_feed_in_their_place_in_time(site, clean_data
     feed = parse(site.get("/feed.atom?thread=/2014/test/"))
     assert [entry.author for entry in feed.entries] == ["Today", "Fay", "Dee", "Bob", "Ann"]
     assert feed.entries[-1].published == "2014-05-01T10:00:00.000000Z"
+
+
+def test_entries_carry_the_formatting_readers_see(site):
+    site.post(
+        "/comments", json={"thread": "t", "name": "Ann", "comment": "**Bold** and [a link](https://example.org/)"}
+    )
+    (entry,) = parse(site.get("/feed.atom?thread=t")).entries
+    assert entry.content[0].type == "text/html"
+    assert "<strong>Bold</strong>" in entry.content[0].value
+    assert 'href="https://example.org/"' in entry.content[0].value
