@@ -115,3 +115,27 @@ def test_a_replica_that_is_down_is_passed_over_and_used_again_when_back(own_post
     wait_for_state(client, "in use")
     post(client, "two")
     assert words_seen(client, READER) == ["one"]  # the replica serves reads again
+
+
+def test_a_voter_reads_their_vote_and_a_replica_s_tag_holds_until_it_replays(own_postgres, replica):
+    """Votes meet replicas: the voter's next reads go to the primary (as a writer's do); a
+    reader revalidating against a paused replica is told nothing changed, and is told of the
+    vote once the replica has replayed it (each server's tag names what it holds)."""
+    client = client_for(own_postgres, replica, max_lag="60")
+    post(client, "vote on me")
+    caught_up(own_postgres, replica)
+    execute(replica.url, "SELECT pg_wal_replay_pause()")
+    wait_for_state(client, "in use")
+    page = client.get("/comments?thread=r", environ_base=READER)
+    (comment_id,) = [comment["id"] for comment in page.get_json()["comments"]]
+    voter = {"REMOTE_ADDR": "198.51.100.77"}
+    voted = client.post(f"/comments/{comment_id}/vote", json={"value": 1}, environ_base=voter)
+    assert voted.status_code == 200 and voted.get_json()["upvotes"] == 1
+    assert client.get(f"/comments/{comment_id}", environ_base=voter).get_json()["upvotes"] == 1  # the primary
+    assert client.get(f"/comments/{comment_id}", environ_base=READER).get_json()["upvotes"] == 0  # the replica
+    tag = {"If-None-Match": page.headers["ETag"]}
+    assert client.get("/comments?thread=r", headers=tag, environ_base=READER).status_code == 304
+    execute(replica.url, "SELECT pg_wal_replay_resume()")
+    caught_up(own_postgres, replica)
+    again = client.get("/comments?thread=r", headers=tag, environ_base=READER)
+    assert again.status_code == 200 and again.get_json()["comments"][0]["upvotes"] == 1
