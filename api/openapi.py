@@ -533,7 +533,7 @@ DOCUMENT = {
             "post": {
                 "operationId": "previewComment",
                 "summary": "The `html` a comment with these words would have (Markdown subset, sanitised).",
-                "requestBody": _json_or_form_body(_PREVIEW),
+                "requestBody": _json_body(_PREVIEW),
                 "responses": {
                     "200": _json(_PREVIEWED, "Rendered; nothing is stored."),
                     "400": _error("BadRequest"),

@@ -19,7 +19,6 @@ PREVIEW_LIMIT = (60, 60)  # a minute's worth: a reader checking their words, not
 @blueprint.post("/preview")
 def preview():
     payload.reject_query(request)
-    fields, _ = payload.read_body(request, current_app.config["MAX_CONTENT_LENGTH"])
-    text = validate_preview(fields)
+    text = validate_preview(payload.read_json_body(request, current_app.config["MAX_CONTENT_LENGTH"]))
     database().charge(f"preview:{auth.current_client()}", PREVIEW_LIMIT)
     return jsonify(html=formatting.render(text))
