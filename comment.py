@@ -235,7 +235,7 @@ def _boolean(value: Any, field: str, errors: dict) -> bool:
     return False
 
 
-VOTES = {1: 1, -1: -1, 0: 0}
+VOTE_VALUES = (1, -1, 0)  # up, down, and taking one's vote back
 
 
 def validate_vote(data: Mapping[str, Any], *, form: bool = False) -> int:
@@ -244,7 +244,7 @@ def validate_vote(data: Mapping[str, Any], *, form: bool = False) -> int:
     value = data.get("value")
     if form and value in ("1", "-1", "0"):
         value = int(value)  # a form sends text
-    if type(value) is not int or value not in VOTES:
+    if type(value) is not int or value not in VOTE_VALUES:
         errors["value"] = "must be 1, -1 or 0 (withdraw)"
     if errors:
         raise ValidationError(errors)

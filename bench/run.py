@@ -142,15 +142,19 @@ class Databases:
             base = self.server.start()
         self.base = base
 
-    def prepare(self, bulk_rows: int) -> tuple[str, str]:
+    def fresh(self, *names: str) -> list[str]:
+        """Empty databases of these names on the server (dropped first if they exist); their URLs."""
         admin = psycopg2.connect(self.base)
         admin.autocommit = True
         with admin.cursor() as cursor:
-            for name in ("comments_bench_small", "comments_bench_big"):
+            for name in names:
                 cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
                 cursor.execute(f"CREATE DATABASE {name}")
         admin.close()
-        small, big = with_database(self.base, "comments_bench_small"), with_database(self.base, "comments_bench_big")
+        return [with_database(self.base, name) for name in names]
+
+    def prepare(self, bulk_rows: int) -> tuple[str, str]:
+        small, big = self.fresh("comments_bench_small", "comments_bench_big")
         for url, rows in ((small, 0), (big, bulk_rows)):
             migrate.migrate(url)
             _seed(url, rows)

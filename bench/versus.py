@@ -21,14 +21,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import psycopg2
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.cpu import Meter  # noqa: E402
 from bench.run import ONE_ID, POST_ENV, POST_SCRIPT, Databases, _seed, wrk  # noqa: E402
-from devtools.embedded_postgres import with_database  # noqa: E402
 from store import migrate  # noqa: E402
 from tests.service import Service  # noqa: E402
 
@@ -85,22 +82,11 @@ class CheckoutService(Service):
             service_module.serve_command, service_module.ROOT = original
 
 
-def databases(server: Databases) -> tuple[str, str]:
-    admin = psycopg2.connect(server.base)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        for name in ("comments_versus_today", "comments_versus_then"):
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            cursor.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    return with_database(server.base, "comments_versus_today"), with_database(server.base, "comments_versus_then")
-
-
 def run(commit: str, rounds: int, seconds: float, bare: bool = False) -> str:
     server, checkout, services = Databases(), None, []
     try:
         checkout = Checkout(commit)
-        today_url, then_url = databases(server)
+        today_url, then_url = server.fresh("comments_versus_today", "comments_versus_then")
         migrate.migrate(today_url)
         checkout.migrate(then_url)
         _seed(today_url, 0)

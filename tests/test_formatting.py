@@ -148,3 +148,10 @@ def test_the_preview_renders_without_storing(client, clean_database):
     empty = client.post("/preview", json={"comment": "  "})
     assert empty.status_code == 400 and "comment" in empty.get_json()["fields"]
     assert client.post("/preview", json={"comment": "x", "name": "n"}).status_code == 400
+
+
+def test_previews_have_a_limit_of_their_own(client):
+    """The preview meets the limiter: its own allowance per client (60 a minute), apart from posts."""
+    answers = [client.post("/preview", json={"comment": f"try {n}"}).status_code for n in range(61)]
+    assert answers[:60] == [200] * 60 and answers[60] == 429
+    assert client.post("/comments", json={"name": "n", "comment": "posting is not limited by it"}).status_code == 201

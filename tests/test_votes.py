@@ -231,3 +231,20 @@ def test_a_vote_changes_the_thread_s_tag(client):
     etag = client.get("/comments?thread=t").headers["ETag"]
     vote(client, comment["id"], 1, reader(1))
     assert client.get("/comments?thread=t", headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_votes_wait_out_moderation_and_count_again_when_republished(client):
+    """Votes meet moderation: a rejected comment takes no votes and shows none publicly, and
+    when a moderator publishes it again its earlier votes are still counted."""
+    comment = posted(client)
+    vote(client, comment["id"], 1, reader(1))
+    admin = bearer(TEST_ENVIRONMENT["ADMIN_TOKEN"])
+    assert (
+        client.patch(f"/admin/comments/{comment['id']}", json={"status": "rejected"}, headers=admin).status_code == 200
+    )
+    assert vote(client, comment["id"], 1, reader(2)).status_code == 404
+    assert client.get(f"/comments/{comment['id']}").status_code == 404
+    assert (
+        client.patch(f"/admin/comments/{comment['id']}", json={"status": "published"}, headers=admin).status_code == 200
+    )
+    assert counts(client, comment["id"]) == (1, 0)

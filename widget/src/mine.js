@@ -81,19 +81,11 @@ export class Mine {
 
   // The reply-notice address, kept on this device only, like the name.
   get email() {
-    try {
-      return localStorage.getItem("comments-widget:email") || "";
-    } catch {
-      return "";
-    }
+    return storedText("comments-widget:email");
   }
 
   set email(value) {
-    try {
-      localStorage.setItem("comments-widget:email", value);
-    } catch {
-      // as above
-    }
+    storeText("comments-widget:email", value);
   }
 
   // The reader's own votes (1 or -1 by comment id), so that the buttons show them pressed.
@@ -110,18 +102,28 @@ export class Mine {
   }
 
   get name() {
-    try {
-      return localStorage.getItem("comments-widget:name") || "";
-    } catch {
-      return "";
-    }
+    return storedText("comments-widget:name");
   }
 
   set name(value) {
-    try {
-      localStorage.setItem("comments-widget:name", value);
-    } catch {
-      // as above
-    }
+    storeText("comments-widget:name", value);
+  }
+}
+
+// A plain string kept on this device, across comment servers (the name, the address): "" when
+// storage is off, and setting it then lasts as long as the page.
+function storedText(key) {
+  try {
+    return localStorage.getItem(key) || "";
+  } catch {
+    return "";
+  }
+}
+
+function storeText(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Storage is off or full.
   }
 }

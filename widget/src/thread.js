@@ -194,7 +194,7 @@ export class Thread {
     const root = parent ? parent.root || parent : null;
     const node = { comment, root, parent: comment.parent_id && parent !== root ? parent || {} : null };
     node.article = el("article", { class: "cw-comment", id: `cw-comment-${comment.id}`, tabindex: "-1" });
-    node.item = el("li", {}, node.article);
+    node.item = el("li", { "data-id": comment.id }, node.article);
     if (!root) {
       node.replies = el("ol", { class: "cw-replies" });
       node.item.append(node.replies);
@@ -211,7 +211,7 @@ export class Thread {
 
   // Replies in id order (oldest first), whichever order they arrive in.
   insertReply(replies, item, id) {
-    const later = [...replies.children].find((other) => Number(other.firstChild.id.slice(11)) > id);
+    const later = [...replies.children].find((other) => Number(other.dataset.id) > id);
     replies.insertBefore(item, later || null);
   }
 
