@@ -6,8 +6,10 @@ from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from core.formatting import ATTRIBUTES, SCHEMES, TAGS, render
+from core.formatting import ATTRIBUTES, SCHEMES, TAGS, is_untouched, render, render_markdown
 from store import migrate
 from tests.conftest import TEST_ENVIRONMENT, query
 from tests.test_import import FIXTURES, imported
@@ -69,6 +71,36 @@ def post(client, text: str, **fields) -> dict:
 )
 def test_the_markdown_subset(text, html):
     assert render(text) == html
+
+
+# Characters near every rule the shortcut must stay clear of: emphasis, code, escapes, entities,
+# links and autolinks, list and quote markers, line ends, U+00A0, combining marks, other digits.
+NEAR_MARKDOWN = st.sampled_from([*"aZé日ß ².,;:'\"?!()/%$@+=-09_*`~<>&#[]\\|{}\n\t", "\u00a0", "\u0301", "٣", "www."])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(NEAR_MARKDOWN, min_size=1, max_size=25).map("".join) | st.text(min_size=1, max_size=40))
+def test_words_no_rule_touches_render_as_markdown_would(text):
+    # render()'s shortcut: a comment no Markdown rule touches is its own paragraph.
+    if is_untouched(text):
+        assert render(text) == render_markdown(text) == f"<p>{text}</p>"
+
+
+@pytest.mark.parametrize(
+    "text, untouched",
+    [
+        ("Great post, thanks!", True),
+        ('Ça va? "Très" bien (merci) - 日本語 2026.', True),
+        ("2. not a list here", False),
+        ("a *b*", False),
+        ("see https://example.org", False),
+        ("two\nlines", False),
+        ("trailing space ", False),
+    ],
+)
+def test_the_shortcut_takes_only_untouched_words(text, untouched):
+    assert is_untouched(text) == untouched
+    assert render(text) == render_markdown(text)
 
 
 def test_the_api_shows_the_source_and_its_html(client):
