@@ -8,6 +8,12 @@ from contextvars import ContextVar
 
 import orjson
 
+# What a line never shows (see JsonFormatter), so no record gathers it: the caller's file and
+# line (a walk up the stack), the thread and the process. With one access line per request
+# these were a fifth of the line's cost in the service.
+logging._srcfile = None
+logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
