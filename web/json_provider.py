@@ -20,4 +20,4 @@ class OrjsonProvider(JSONProvider):
 
     def response(self, *args, **kwargs):
         body = orjson.dumps(self._prepare_response_obj(args, kwargs))
-        return self._app.response_class(body, mimetype=self.mimetype)
+        return self._app.response_class(body, content_type=self.mimetype)  # as it is: no parsing
