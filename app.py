@@ -63,10 +63,6 @@ def create_app(settings: config.Config | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)  # an API: no static files
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, DEBUG=settings.debug, SETTINGS=settings)
     app.json = OrjsonProvider(app)
-    if settings.trusted_proxies:
-        # Only the last N hops of X-Forwarded-For/-Proto were written by our own proxies.
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0, x_prefix=0)
     app.extensions["comments_db"] = CommentDatabase(
         settings.require_database_url(),
         pool_size=settings.db_pool_size,
@@ -90,6 +86,12 @@ def create_app(settings: config.Config | None = None) -> Flask:
     middleware.register(app, settings.cors_origins, settings.trusted_proxies)
     for feature in FEATURES:
         app.register_blueprint(feature.blueprint)
+    # Polls that find nothing new are answered before Flask (api/comments.py)...
+    app.wsgi_app = comments.UnchangedFirst(app.wsgi_app, app.extensions["comments_db"], settings)
+    if settings.trusted_proxies:
+        # ...but after this: only the last N hops of X-Forwarded-For/-Proto were written by our own proxies.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0, x_prefix=0)
     if not settings.admin_token:
         log.info("admin API is off: set ADMIN_TOKEN (at least 32 characters) to turn it on")
     return app

@@ -4,20 +4,25 @@ Each view parses (web/payload.py), validates (comment.py) and calls the database
 raised as domain errors (core/exceptions.py) and rendered by web/errors.py.
 """
 
+import logging
+import time
 import zlib
 from functools import partial
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.http import parse_etags
+from werkzeug.wrappers import Request
 
 from comment import START, CreatedComment, NewComment, validate_new_comment
-from core import spam
+from core import logs, spam
 from core.exceptions import CommentNotFound, InvalidInput, ServiceError
-from db import database
+from db import CommentDatabase, database
 from media import storage
-from web import auth, idempotency, payload
+from web import auth, idempotency, middleware, payload
 
 blueprint = Blueprint("comments", __name__)
+log = logging.getLogger("comments.listing")
 
 
 @blueprint.post("/comments")
@@ -78,9 +83,7 @@ def _post(new: NewComment, images: list[dict], media_ids: list[int], limited: bo
 
 @blueprint.get("/comments")
 def list_comments():
-    query = payload.read_list_query(request)
-    if query.thread is not None and request.if_none_match and (unchanged := _unchanged(query.thread)):
-        return unchanged
+    query = payload.read_list_query(request)  # (a reader's copy still current was answered by UnchangedFirst)
     if query.order == "top":
         return _best_first(query)
     after = query.after if query.legacy_after_id is None else _legacy_position(query.legacy_after_id)
@@ -112,25 +115,76 @@ def _page_response(query: payload.ListQuery, page, *, next_cursor: str | None, p
     return response
 
 
-def _unchanged(thread: str) -> Response | None:
-    """A 304 when the reader's copy is current: one index lookup, no page query. A poll from
-    the end of a thread (poll_cursor) that finds nothing new is answered here."""
-    version = database().thread_version(thread, reader=auth.current_client)
-    if version is None or not request.if_none_match.contains(_etag(version)):
-        return None
-    return _tag(Response(status=304), version)
-
-
-def _etag(version: int) -> str:
+def _etag(version: int, query_string: bytes) -> str:
     # The thread's version names its state; the query names the page of it (each URL its own tag).
-    return f"{version:x}.{zlib.crc32(request.query_string):08x}"
+    return f"{version:x}.{zlib.crc32(query_string):08x}"
 
 
 def _tag(response: Response, version: int) -> Response:
     # Written as plain headers: werkzeug's set_etag() and cache_control object cost 40 µs a page.
-    response.headers["ETag"] = f'"{_etag(version)}"'
+    response.headers["ETag"] = f'"{_etag(version, request.query_string)}"'
     response.headers["Cache-Control"] = "no-cache"  # a browser or proxy may keep it, and asks again each time
     return response
+
+
+class UnchangedFirst:
+    """WSGI, in front of Flask: a reader whose copy of a listing page is still current gets its
+    304 after one index lookup (the thread's version), before Flask is involved at all.
+
+    Every open widget asks again every few seconds and almost always hears "unchanged", so this
+    is the service's most frequent answer; Flask's request machinery cost more than the rest of
+    it together (0.5 against 0.33 ms of CPU per 304). The answer carries what Flask's would:
+    the ETag and Cache-Control of _tag, and web/middleware.py's headers and access line.
+    Anything else (another request, a query that is not valid, a tag that does not match, any
+    error) goes on to Flask, which answers it as always."""
+
+    def __init__(self, wsgi_app, database: CommentDatabase, settings):
+        self.wsgi_app, self.database, self.settings = wsgi_app, database, settings
+        self.cors = middleware.Cors(settings.cors_origins)
+
+    def __call__(self, environ, start_response):
+        if "HTTP_IF_NONE_MATCH" in environ and environ["PATH_INFO"] == "/comments":
+            started = time.perf_counter()
+            tag = self._current_tag(environ)
+            if tag is not None:
+                return self._not_modified(environ, start_response, tag, started)
+        return self.wsgi_app(environ, start_response)
+
+    def _current_tag(self, environ) -> str | None:
+        """The page's tag, if the reader holds it now; else None (and Flask answers)."""
+        remote_addr = environ.get("REMOTE_ADDR")
+        if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+            return None
+        if self.settings.trusted_proxies and not auth.is_address(remote_addr):
+            return None  # Flask refuses it
+        try:
+            thread = payload.read_list_query(Request(environ)).thread
+            if thread is None:
+                return None
+            reader = partial(auth.client_fingerprint, self.settings.secret_key, remote_addr)
+            version = self.database.thread_version(thread, reader=reader)
+        except ServiceError:
+            return None  # an invalid query or a database error: Flask answers it as it should
+        except Exception:  # a bug here must cost a full page, not a bare 500
+            log.exception("answering an unchanged listing before Flask failed; Flask answers it")
+            return None
+        if version is None:
+            return None
+        tag = _etag(version, environ.get("QUERY_STRING", "").encode("latin-1"))
+        return tag if parse_etags(environ["HTTP_IF_NONE_MATCH"]).contains(tag) else None
+
+    def _not_modified(self, environ, start_response, tag: str, started: float):
+        request_id = middleware.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
+        headers = [("ETag", f'"{tag}"'), ("Cache-Control", "no-cache")]
+        headers += middleware.every_answer_headers(request_id, self.cors, environ.get("HTTP_ORIGIN"))
+        start_response("304 NOT MODIFIED", headers)
+        token = logs.request_id.set(request_id)
+        try:
+            method, duration_ms = environ["REQUEST_METHOD"], (time.perf_counter() - started) * 1000
+            middleware.log_request(method, "/comments", 304, duration_ms, 0, environ.get("REMOTE_ADDR"))
+        finally:
+            logs.request_id.reset(token)
+        return []
 
 
 @blueprint.get("/comments/<id:comment_id>")

@@ -44,7 +44,7 @@ comments_api.validate_new_comment = timed("validate", comments_api.validate_new_
 pool.ConnectionPool.acquire = timed("  pool wait", pool.ConnectionPool.acquire)
 db.CommentDatabase._run = timed("database call (pool, round trip)", db.CommentDatabase._run)
 comments_api.jsonify = timed("render the JSON", comments_api.jsonify)
-middleware._log_request = timed("access log line", middleware._log_request)
+middleware.log_request = timed("access log line", middleware.log_request)
 
 flask_app = create_app()
 

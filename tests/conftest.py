@@ -4,6 +4,8 @@ TEST_DATABASE_URL, when set, names a database the suite may empty at will; other
 starts a throwaway embedded PostgreSQL in a temporary folder, far from the dev data in .devdb/.
 """
 
+import json
+import logging
 import os
 import shutil
 import tempfile
@@ -259,3 +261,19 @@ def media_app(clean_database, media_environment):
 @pytest.fixture
 def media_client(media_app):
     return media_app.test_client()
+
+
+@pytest.fixture
+def json_lines(capsys):
+    """Run an action with the service's JSON logging on; returns the lines it wrote.
+
+    Logging is configured inside the call because pytest swaps sys.stdout between phases."""
+    from core import logs
+
+    def run(action) -> list[dict]:
+        logs.configure("info")
+        action()
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+    yield run
+    logging.getLogger().handlers.clear()

@@ -1,6 +1,5 @@
 """Headers on every response, CORS, request ids, and what a bug looks like from outside."""
 
-import json
 import logging
 import threading
 
@@ -102,22 +101,6 @@ def test_access_log_line_has_the_fields(client, caplog, clean_database):
     assert 300 <= record.duration_ms < 3000, record.duration_ms  # the whole request, waiting included
     assert record.bytes == len(response.get_data())
     assert "secret body text" not in caplog.text
-
-
-@pytest.fixture
-def json_lines(capsys):
-    """Run an action with the service's JSON logging on; returns the lines it wrote.
-
-    Logging is configured inside the call because pytest swaps sys.stdout between phases."""
-    from core import logs
-
-    def run(action) -> list[dict]:
-        logs.configure("info")
-        action()
-        return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-
-    yield run
-    logging.getLogger().handlers.clear()
 
 
 def test_json_log_lines_carry_the_request_id(client, json_lines):

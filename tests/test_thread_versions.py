@@ -148,3 +148,78 @@ def test_tags_the_thread_never_had_get_the_page(client, post, tag):
     response = listing(client, tag)
     # "*" matches any current representation (RFC 9110): a 304 is the right answer to it.
     assert response.status_code == (304 if tag == "*" else 200)
+
+
+# A 304 is answered before Flask (api/comments.py UnchangedFirst); it must still be the answer
+# Flask would give, and anything unusual must still reach Flask.
+
+
+def test_a_304_carries_what_every_answer_carries(clean_database):
+    from app import create_app
+    from tests.conftest import settings_for
+
+    client = create_app(settings_for(clean_database, CORS_ORIGINS="https://blog.example")).test_client()
+    client.post("/comments", json={"name": "a", "comment": "first", "thread": "t"})
+    asked = {"Origin": "https://blog.example", "X-Request-ID": "poll-1"}
+    page = client.get("/comments?thread=t", headers=asked)
+    unchanged = client.get("/comments?thread=t", headers={**asked, "If-None-Match": page.headers["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+    for name in ("ETag", "Cache-Control", "X-Request-ID", "X-Content-Type-Options", "Vary"):
+        assert unchanged.headers[name] == page.headers[name], name
+    for name in ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers"):
+        assert unchanged.headers[name] == page.headers[name], name
+    elsewhere = {"Origin": "https://evil.example", "If-None-Match": page.headers["ETag"]}
+    other_origin = client.get("/comments?thread=t", headers=elsewhere)
+    assert other_origin.status_code == 304 and "Access-Control-Allow-Origin" not in other_origin.headers
+    unsafe_id = {"If-None-Match": page.headers["ETag"], "X-Request-ID": "spaces <b>"}
+    assert len(client.get("/comments?thread=t", headers=unsafe_id).headers["X-Request-ID"]) == 32  # a new one
+
+
+def test_a_304_is_logged_with_its_request_id(client, post, json_lines):
+    post(name="a", comment="first", thread="t")
+    etag = listing(client).headers["ETag"]
+    lines = json_lines(
+        lambda: client.get("/comments?thread=t", headers={"If-None-Match": etag, "X-Request-ID": "poll-2"})
+    )
+    (line,) = [entry for entry in lines if entry.get("logger") == "comments.access"]
+    assert line["request_id"] == "poll-2" and line["status"] == 304 and line["path"] == "/comments"
+    assert line["method"] == "GET" and line["bytes"] == 0 and "duration_ms" in line
+
+
+def test_a_head_revalidation_is_a_304_too(client, post):
+    post(name="a", comment="first", thread="t")
+    etag = listing(client).headers["ETag"]
+    assert client.head("/comments?thread=t", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_an_invalid_query_is_refused_whatever_tag_it_brings(client, post):
+    post(name="a", comment="first", thread="t")
+    etag = listing(client).headers["ETag"]
+    response = client.get("/comments?thread=t&limit=0", headers={"If-None-Match": etag})
+    assert response.status_code == 400 and response.get_json()["code"] == "invalid_query"
+    star = client.get("/comments?thread=t&order=sideways", headers={"If-None-Match": "*"})
+    assert star.status_code == 400
+
+
+def test_when_the_version_cannot_be_read_flask_answers(client, post, monkeypatch):
+    post(name="a", comment="first", thread="t")
+    etag = listing(client).headers["ETag"]
+
+    def broken(self, thread, *, reader=None):
+        raise RuntimeError("a bug in the version lookup")
+
+    monkeypatch.setattr(db.CommentDatabase, "thread_version", broken)
+    response = client.get("/comments?thread=t", headers={"If-None-Match": etag})
+    assert response.status_code == 200 and response.get_json()["comments"][0]["comment"] == "first"
+
+
+def test_a_forged_forwarded_address_is_refused_even_with_a_current_tag(clean_database):
+    from app import create_app
+    from tests.conftest import settings_for
+
+    client = create_app(settings_for(clean_database, TRUSTED_PROXIES="1")).test_client()
+    client.post("/comments", json={"name": "a", "comment": "first", "thread": "t"})
+    etag = client.get("/comments?thread=t").headers["ETag"]
+    forged = client.get("/comments?thread=t", headers={"If-None-Match": etag, "X-Forwarded-For": "not-an-address"})
+    assert forged.status_code == 400 and forged.get_json()["code"] == "invalid_client_address"
+    assert client.get("/comments?thread=t", headers={"If-None-Match": etag}).status_code == 304

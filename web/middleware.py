@@ -24,40 +24,66 @@ CORS_EXPOSED = "ETag, Location, Link, Retry-After, X-Request-ID"
 
 
 def register(app: Flask, cors_origins: tuple[str, ...], trusted_proxies: int = 0) -> None:
-    cors_on = bool(cors_origins)
-    allow_any = "*" in cors_origins
-    allowed = frozenset(cors_origins)
+    cors = Cors(cors_origins)
 
     @app.before_request
     def start_request():
         g.started = time.perf_counter()
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
-        g.request_id_token = logs.request_id.set(request_id)
+        g.request_id_token = logs.request_id.set(request_id_for(request.headers.get("X-Request-ID")))
         if trusted_proxies and not auth.is_address(request.remote_addr):
             # Our own proxies only ever forward addresses: anything else was forged upstream.
             raise InvalidInput("The forwarded client address is not an IP address.", code="invalid_client_address")
-        if cors_on and _is_preflight():
+        if cors.on and _is_preflight():
             return Response(status=204)  # the CORS headers are added below
         return None
 
     @app.after_request
     def finish_request(response: Response) -> Response:
         headers = response.headers
-        headers["X-Request-ID"] = logs.request_id.get() or ""
-        headers["X-Content-Type-Options"] = "nosniff"
-        if cors_on:
-            headers.add("Vary", "Origin")  # caches must not serve one origin's answer to another
-            origin = request.headers.get("Origin")
-            if origin and (allow_any or origin in allowed):
-                _add_cors(response, origin, allow_any)
-        _log_request(response)
+        for name, value in every_answer_headers(logs.request_id.get() or "", cors, request.headers.get("Origin")):
+            if name == "Vary":
+                headers.add(name, value)  # beside any Vary the view set
+            else:
+                headers[name] = value
+        if cors.on and _is_preflight() and cors.allows(request.headers.get("Origin")):
+            _add_preflight(response)
+        duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        status, size = response.status_code, response.calculate_content_length() or 0
+        log_request(request.method, request.path, status, duration_ms, size, request.remote_addr)
         return response
 
     @app.teardown_request
     def forget_request_id(error):
         if "request_id_token" in g:
             logs.request_id.reset(g.request_id_token)
+
+
+class Cors:
+    """Which origins may read answers across origins (CORS_ORIGINS)."""
+
+    def __init__(self, origins: tuple[str, ...]):
+        self.on = bool(origins)
+        self.allow_any = "*" in origins
+        self.origins = frozenset(origins)
+
+    def allows(self, origin: str | None) -> bool:
+        return bool(origin) and (self.allow_any or origin in self.origins)
+
+
+def request_id_for(incoming: str | None) -> str:
+    """The client's X-Request-ID when it is safe to log, else a new one."""
+    return incoming if incoming and SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+
+def every_answer_headers(request_id: str, cors: Cors, origin: str | None) -> list[tuple[str, str]]:
+    """What every answer carries, whoever built it (Flask, or api/comments.py's 304 before it)."""
+    headers = [("X-Request-ID", request_id), ("X-Content-Type-Options", "nosniff")]
+    if cors.on:
+        headers.append(("Vary", "Origin"))  # caches must not serve one origin's answer to another
+        if cors.allows(origin):
+            headers += [("Access-Control-Allow-Origin", "*" if cors.allow_any else origin)]
+            headers += [("Access-Control-Expose-Headers", CORS_EXPOSED)]
+    return headers
 
 
 def _is_preflight() -> bool:
@@ -69,29 +95,25 @@ def _is_preflight() -> bool:
     )
 
 
-def _add_cors(response: Response, origin: str, allow_any: bool) -> None:
+def _add_preflight(response: Response) -> None:
     headers = response.headers
-    headers["Access-Control-Allow-Origin"] = "*" if allow_any else origin
-    headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
-    if _is_preflight():
-        methods = sorted(set(request_ctx.url_adapter.allowed_methods()) - {"HEAD"})  # all routes at this path
-        headers["Access-Control-Allow-Methods"] = ", ".join(methods)
-        headers["Access-Control-Allow-Headers"] = CORS_HEADERS
-        headers["Access-Control-Max-Age"] = "600"
+    methods = sorted(set(request_ctx.url_adapter.allowed_methods()) - {"HEAD"})  # all routes at this path
+    headers["Access-Control-Allow-Methods"] = ", ".join(methods)
+    headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+    headers["Access-Control-Max-Age"] = "600"
 
 
-def _log_request(response: Response) -> None:
-    duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-    level = logging.ERROR if response.status_code >= 500 else logging.INFO
+def log_request(method: str, path: str, status: int, duration_ms: float, size: int, remote_addr: str | None) -> None:
+    """The access log: one line per request, with its request id (core/logs.py adds it)."""
     log.log(
-        level,
+        logging.ERROR if status >= 500 else logging.INFO,
         "request",
         extra={
-            "method": request.method,
-            "path": request.path,
-            "status": response.status_code,
+            "method": method,
+            "path": path,
+            "status": status,
             "duration_ms": round(duration_ms, 2),
-            "bytes": response.calculate_content_length() or 0,
-            "remote_addr": request.remote_addr,
+            "bytes": size,
+            "remote_addr": remote_addr,
         },
     )
