@@ -86,8 +86,8 @@ def create_app(settings: config.Config | None = None) -> Flask:
     middleware.register(app, settings.cors_origins, settings.trusted_proxies)
     for feature in FEATURES:
         app.register_blueprint(feature.blueprint)
-    # Polls that find nothing new are answered before Flask (api/comments.py)...
-    app.wsgi_app = comments.UnchangedFirst(app.wsgi_app, app.extensions["comments_db"], settings)
+    # The public reads are answered before Flask (api/comments.py)...
+    app.wsgi_app = comments.ReadsFirst(app.wsgi_app, app.extensions["comments_db"], settings)
     if settings.trusted_proxies:
         # ...but after this: only the last N hops of X-Forwarded-For/-Proto were written by our own proxies.
         n = settings.trusted_proxies

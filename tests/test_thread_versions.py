@@ -8,6 +8,7 @@ import psycopg2
 import pytest
 
 import db
+from core.exceptions import DatabaseUnavailable
 from tests.conftest import TEST_ENVIRONMENT
 from tests.test_import import FIXTURES, imported
 from tests.test_ownership import bearer
@@ -150,7 +151,7 @@ def test_tags_the_thread_never_had_get_the_page(client, post, tag):
     assert response.status_code == (304 if tag == "*" else 200)
 
 
-# A 304 is answered before Flask (api/comments.py UnchangedFirst); it must still be the answer
+# A 304 is answered before Flask (api/comments.py ReadsFirst); it must still be the answer
 # Flask would give, and anything unusual must still reach Flask.
 
 
@@ -201,16 +202,28 @@ def test_an_invalid_query_is_refused_whatever_tag_it_brings(client, post):
     assert star.status_code == 400
 
 
-def test_when_the_version_cannot_be_read_flask_answers(client, post, monkeypatch):
+@pytest.mark.parametrize(
+    "failure, status, code",
+    [
+        (DatabaseUnavailable("The database is unavailable."), 503, "database_unavailable"),
+        (RuntimeError("a bug"), 500, "internal_error"),
+    ],
+)
+def test_a_read_that_fails_before_flask_is_answered_by_flask(client, post, monkeypatch, failure, status, code):
+    # ReadsFirst leaves every error to Flask, whose web/errors.py answers it in JSON.
     post(name="a", comment="first", thread="t")
     etag = listing(client).headers["ETag"]
 
-    def broken(self, thread, *, reader=None):
-        raise RuntimeError("a bug in the version lookup")
+    calls = []
 
-    monkeypatch.setattr(db.CommentDatabase, "thread_version", broken)
+    def failing(self, thread, *, reader=None):
+        calls.append(thread)
+        raise failure
+
+    monkeypatch.setattr(db.CommentDatabase, "thread_version", failing)
     response = client.get("/comments?thread=t", headers={"If-None-Match": etag})
-    assert response.status_code == 200 and response.get_json()["comments"][0]["comment"] == "first"
+    assert response.status_code == status and response.get_json()["code"] == code
+    assert calls == ["t"]  # tried once: a database that does not answer costs one timeout, not two
 
 
 def test_a_forged_forwarded_address_is_refused_even_with_a_current_tag(clean_database):

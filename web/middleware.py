@@ -21,6 +21,8 @@ SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # listing's ETag, for clients that revalidate themselves).
 CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
 CORS_EXPOSED = "ETag, Location, Link, Retry-After, X-Request-ID"
+# Where api/comments.py's ReadsFirst leaves an error it met before Flask, for Flask to answer.
+FAILED_BEFORE_FLASK = "comments.failed_before_flask"
 
 
 def register(app: Flask, cors_origins: tuple[str, ...], trusted_proxies: int = 0) -> None:
@@ -33,6 +35,8 @@ def register(app: Flask, cors_origins: tuple[str, ...], trusted_proxies: int = 0
         if trusted_proxies and not auth.is_address(request.remote_addr):
             # Our own proxies only ever forward addresses: anything else was forged upstream.
             raise InvalidInput("The forwarded client address is not an IP address.", code="invalid_client_address")
+        if (failed := request.environ.get(FAILED_BEFORE_FLASK)) is not None:
+            raise failed  # web/errors.py answers it, as if the view had raised it
         if cors.on and _is_preflight():
             return Response(status=204)  # the CORS headers are added below
         return None
