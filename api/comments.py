@@ -186,9 +186,14 @@ class ReadsFirst:
         path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
         if method in ("GET", "HEAD") and path.startswith("/comments"):
             started = time.perf_counter()
-            answer = self._answer(environ, path)
-            if answer is not None:
-                return self._send(answer, environ, start_response, started)
+            # Anything logged meanwhile carries the request's id (Flask keeps it if it answers).
+            token = logs.request_id.set(middleware.request_id_of(environ))
+            try:
+                answer = self._answer(environ, path)
+                if answer is not None:
+                    return self._send(answer, environ, start_response, started)
+            finally:
+                logs.request_id.reset(token)
         return self.wsgi_app(environ, start_response)
 
     def _answer(self, environ, path: str) -> Answer | None:
@@ -210,21 +215,16 @@ class ReadsFirst:
             return None
 
     def _send(self, answer: Answer, environ, start_response, started: float):
-        request_id = middleware.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
         headers = answer.headers
         if answer.status != 304:  # after its Content-Type, where Flask writes it
             headers = [headers[0], ("Content-Length", str(len(answer.body))), *headers[1:]]
-        headers += middleware.every_answer_headers(request_id, self.cors, environ.get("HTTP_ORIGIN"))
+        headers += middleware.every_answer_headers(
+            middleware.request_id_of(environ), self.cors, environ.get("HTTP_ORIGIN")
+        )
         start_response(f"{answer.status} {HTTP_STATUS_CODES[answer.status].upper()}", headers)
-        token = logs.request_id.set(request_id)
-        try:
-            method, duration_ms = environ["REQUEST_METHOD"], (time.perf_counter() - started) * 1000
-            remote_addr = environ.get("REMOTE_ADDR")
-            middleware.log_request(
-                method, environ["PATH_INFO"], answer.status, duration_ms, len(answer.body), remote_addr
-            )
-        finally:
-            logs.request_id.reset(token)
+        method, duration_ms = environ["REQUEST_METHOD"], (time.perf_counter() - started) * 1000
+        size, remote_addr = len(answer.body), environ.get("REMOTE_ADDR")
+        middleware.log_request(method, environ["PATH_INFO"], answer.status, duration_ms, size, remote_addr)
         # No body with a 304, nor for HEAD (its Content-Length is the GET's, as Flask's is).
         return [] if answer.status == 304 or environ["REQUEST_METHOD"] == "HEAD" else [answer.body]
 

@@ -1,10 +1,14 @@
 """The public reads are answered before Flask (api/comments.py ReadsFirst): every answer must be
 the one Flask's views give, byte for byte, and everything else must still reach Flask."""
 
+import logging
+
 import pytest
 
+import db
 from api.comments import ReadsFirst
 from app import create_app
+from core.exceptions import DatabaseUnavailable
 from tests.conftest import settings_for
 from tests.test_ownership import bearer
 
@@ -119,3 +123,21 @@ def test_a_read_is_logged_once_with_its_request_id(client, post, json_lines):
     (line,) = [entry for entry in lines if entry.get("logger") == "comments.access"]
     assert line["request_id"] == "read-1" and line["status"] == 200 and line["path"] == f"/comments/{comment_id}"
     assert line["bytes"] == len(client.get(f"/comments/{comment_id}").data) and line["method"] == "GET"
+
+
+def test_a_read_that_goes_on_to_flask_keeps_one_request_id(client, post, json_lines, monkeypatch):
+    post(name="a", comment="first", thread="t")
+    seen = []
+
+    def unavailable(self, *args, **kwargs):
+        logging.getLogger("comments.test").warning("inside the read")  # logged before Flask
+        raise DatabaseUnavailable()
+
+    monkeypatch.setattr(db.CommentDatabase, "page", unavailable)
+    lines = json_lines(lambda: seen.append(client.get("/comments?thread=t")))
+    (response,) = seen
+    assert response.status_code == 503
+    inside = [line for line in lines if line.get("message") == "inside the read"]
+    access = [line for line in lines if line.get("logger") == "comments.access"]
+    assert len(inside) == 1 and len(access) == 1  # tried once, answered once
+    assert inside[0]["request_id"] == access[0]["request_id"] == response.headers["X-Request-ID"]

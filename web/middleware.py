@@ -21,8 +21,10 @@ SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # listing's ETag, for clients that revalidate themselves).
 CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
 CORS_EXPOSED = "ETag, Location, Link, Retry-After, X-Request-ID"
-# Where api/comments.py's ReadsFirst leaves an error it met before Flask, for Flask to answer.
+# Where api/comments.py's ReadsFirst leaves an error it met before Flask, for Flask to answer,
+# and the request's id, so that both log it under one.
 FAILED_BEFORE_FLASK = "comments.failed_before_flask"
+REQUEST_ID = "comments.request_id"
 
 
 def register(app: Flask, cors_origins: tuple[str, ...], trusted_proxies: int = 0) -> None:
@@ -31,7 +33,7 @@ def register(app: Flask, cors_origins: tuple[str, ...], trusted_proxies: int = 0
     @app.before_request
     def start_request():
         g.started = time.perf_counter()
-        g.request_id_token = logs.request_id.set(request_id_for(request.headers.get("X-Request-ID")))
+        g.request_id_token = logs.request_id.set(request_id_of(request.environ))
         if trusted_proxies and not auth.is_address(request.remote_addr):
             # Our own proxies only ever forward addresses: anything else was forged upstream.
             raise InvalidInput("The forwarded client address is not an IP address.", code="invalid_client_address")
@@ -74,9 +76,13 @@ class Cors:
         return bool(origin) and (self.allow_any or origin in self.origins)
 
 
-def request_id_for(incoming: str | None) -> str:
-    """The client's X-Request-ID when it is safe to log, else a new one."""
-    return incoming if incoming and SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+def request_id_of(environ: dict) -> str:
+    """The request's id: the client's X-Request-ID when it is safe to log, else a new one; the
+    same one whoever asks (ReadsFirst, then Flask when a read goes on to it)."""
+    if (known := environ.get(REQUEST_ID)) is None:
+        incoming = environ.get("HTTP_X_REQUEST_ID")
+        known = environ[REQUEST_ID] = incoming if incoming and SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    return known
 
 
 def every_answer_headers(request_id: str, cors: Cors, origin: str | None) -> list[tuple[str, str]]:
