@@ -86,7 +86,7 @@ def request_id_of(environ: dict) -> str:
 
 
 def every_answer_headers(request_id: str, cors: Cors, origin: str | None) -> list[tuple[str, str]]:
-    """What every answer carries, whoever built it (Flask, or api/comments.py's 304 before it)."""
+    """What every answer carries, whoever sends it (Flask, or api/comments.py's ReadsFirst)."""
     headers = [("X-Request-ID", request_id), ("X-Content-Type-Options", "nosniff")]
     if cors.on:
         headers.append(("Vary", "Origin"))  # caches must not serve one origin's answer to another
