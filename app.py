@@ -28,7 +28,7 @@ from api import (
     votes,
     widget,
 )
-from comment import parse_id
+from comment import ID_IN_PATH, parse_id
 from db import CommentDatabase
 from media import storage
 from store import migrate
@@ -110,7 +110,7 @@ class IdConverter(BaseConverter):
     Digits that are no valid id (0, or past bigint) become 0, which names no comment, so the
     view answers 404. (Refusing them here would make werkzeug answer 405 for some methods.)"""
 
-    regex = "[0-9]+"
+    regex = ID_IN_PATH
 
     def to_python(self, value: str) -> int:
         return parse_id(value) or 0

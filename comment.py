@@ -171,6 +171,10 @@ def is_id(value: Any) -> bool:
     return type(value) is int and 1 <= value <= MAX_BIGINT
 
 
+# An id in a path, as routes match it: ASCII digits only (parse_id then checks the value).
+ID_IN_PATH = "[0-9]+"
+
+
 def parse_id(text: str) -> int | None:
     """An id written in ASCII decimal digits (a path, a form field, a cursor), or None."""
     if not (text.isascii() and text.isdigit() and len(text) <= 19):

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.http import HTTP_STATUS_CODES, parse_etags
 from werkzeug.wrappers import Request
 
-from comment import START, CreatedComment, NewComment, parse_id, validate_new_comment
+from comment import ID_IN_PATH, START, CreatedComment, NewComment, parse_id, validate_new_comment
 from core import logs, spam
 from core.exceptions import CommentNotFound, InvalidInput, ServiceError
 from db import CommentDatabase, database
@@ -176,7 +176,7 @@ class ReadsFirst:
     database outage), which Flask raises again before any view runs, for web/errors.py to
     answer."""
 
-    ONE = re.compile(r"/comments/([0-9]+)")
+    ONE = re.compile(f"/comments/({ID_IN_PATH})")  # as app.py's IdConverter matches it
 
     def __init__(self, wsgi_app, database: CommentDatabase, settings):
         self.wsgi_app, self.database, self.settings = wsgi_app, database, settings

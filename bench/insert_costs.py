@@ -1,19 +1,17 @@
 """`pipenv run python bench/insert_costs.py`: what each feature costs a POST inside PostgreSQL.
 
 A POST is one statement (db.py's insert) and its commit. This runs it the way the service does
-(prepared, generic plan, autocommit) on a throwaway embedded PostgreSQL seeded with 1,000
-comments, once as it is and then with one feature taken away at a time, and reports the
+(prepared, generic plan, autocommit) on a database seeded as `pipenv run bench` seeds it (on
+its own embedded PostgreSQL, or the server DATABASE_URL names, which must run on this machine:
+the backend's CPU is read from /proc), once as it is and then with one feature taken away at a time, and reports the
 server's CPU per insert (the backend process's user and system time, from /proc) and the
 client's wall time. Rounds are interleaved, so the machine's drift hits every variant alike;
 each figure is the median of the rounds. docs/performance.md has the table.
 """
 
 import argparse
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,13 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import db  # noqa: E402
-from devtools.embedded_postgres import EmbeddedPostgres  # noqa: E402
+from bench.cpu import tree_seconds  # noqa: E402
+from bench.run import Databases, _seed  # noqa: E402
 from store import migrate, outbox  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
 INSERT_TYPES = db._PARAMETER_TYPES["insert_limited"]  # the service's own declaration
 WITHOUT_EVENTS = db.STATEMENTS["insert_limited"].replace(outbox.EVENTS_OF_INSERTED, "events AS (SELECT 1 WHERE false)")
-
 WITHOUT_NOTIFY = db.STATEMENTS["insert_limited"].replace(outbox.NOTIFY_IF_EVENTS, "NULL")
 
 
@@ -61,11 +58,6 @@ VARIANTS = (
 )
 
 
-def backend_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def run(url: str, variant: Variant, inserts: int, round_number: int) -> tuple[float, float]:
     """Server CPU and client wall time per insert, in ms."""
     conn = psycopg2.connect(url, options="-c plan_cache_mode=force_generic_plan")
@@ -76,7 +68,7 @@ def run(url: str, variant: Variant, inserts: int, round_number: int) -> tuple[fl
         cursor.execute(f"PREPARE insert_comment {INSERT_TYPES} AS {variant.sql}")
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-        started_cpu, started = backend_cpu(pid), time.perf_counter()
+        started_cpu, started = tree_seconds(pid), time.perf_counter()
         for n in range(inserts):
             # Each insert from its own client, words and thread, as bench/post.lua posts them.
             words = f"Benchmark post {round_number}.{n} of {variant.name}, about as long as a short real one."
@@ -86,7 +78,7 @@ def run(url: str, variant: Variant, inserts: int, round_number: int) -> tuple[fl
                 (f"post-{n % 64}", words, b"token hash", f"client-{n}", f"<p>{words}</p>"),
             )
             cursor.fetchone()
-        wall, cpu = time.perf_counter() - started, backend_cpu(pid) - started_cpu
+        wall, cpu = time.perf_counter() - started, tree_seconds(pid) - started_cpu
     conn.close()
     return cpu * 1000 / inserts, wall * 1000 / inserts
 
@@ -108,18 +100,14 @@ def main() -> None:
     parser.add_argument("--inserts", type=int, default=2000, help="inserts per variant and round (default 2000)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="comments-insert-costs-"))
-    server = EmbeddedPostgres(folder / "data")
-    url = server.start()
+    databases = Databases()
     try:
+        (url,) = databases.fresh("comments_insert_costs")
         migrate.migrate(url)
+        _seed(url, 0)  # the benchmark's 1,000 comments
         with psycopg2.connect(url) as conn, conn.cursor() as cursor:
             cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'comments'")
             indexes = dict(cursor.fetchall())
-            cursor.execute(
-                "INSERT INTO comments (thread, name, comment, html) SELECT 'bench', 'Reader', 'Seed ' || n,"
-                " '<p>Seed ' || n || '</p>' FROM generate_series(1, 1000) AS n"
-            )
         conn.close()
         results = {variant.name: [] for variant in VARIANTS}
         for round_number in range(args.rounds):
@@ -131,8 +119,7 @@ def main() -> None:
                     toggle(url, variant, on=True, indexes=indexes)
         print(report(results, args))
     finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        databases.close()
 
 
 def report(results: dict, args) -> str:

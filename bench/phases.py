@@ -43,7 +43,8 @@ payload.read_body = timed("read and parse the body", payload.read_body)
 comments_api.validate_new_comment = timed("validate", comments_api.validate_new_comment)
 pool.ConnectionPool.acquire = timed("  pool wait", pool.ConnectionPool.acquire)
 db.CommentDatabase._run = timed("database call (pool, round trip)", db.CommentDatabase._run)
-comments_api.jsonify = timed("render the JSON", comments_api.jsonify)
+comments_api.jsonify = timed("render the JSON", comments_api.jsonify)  # a post's answer
+comments_api._page_answer = timed("render the JSON", comments_api._page_answer)  # a page's
 middleware.log_request = timed("access log line", middleware.log_request)
 
 flask_app = create_app()

@@ -38,21 +38,18 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+# The last whole second formatted, as one tuple swapped whole: threads see the old pair or the new.
+_last_second: tuple[int, str] = (-1, "")
+
+
 def _timestamp(created: float) -> str:
+    global _last_second
     second = int(created)
     cached_second, text = _last_second
     if second != cached_second:  # strftime was the dearest part of a line: once a second will do
         text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        _remember_second(second, text)
+        _last_second = (second, text)
     return f"{text}.{int(created % 1 * 1000):03d}Z"
-
-
-def _remember_second(second: int, text: str) -> None:
-    global _last_second
-    _last_second = (second, text)  # one tuple, swapped whole: threads see the old pair or the new
-
-
-_last_second: tuple[int, str] = (-1, "")
 
 
 def handler_config(level: str, stream=None) -> dict:

@@ -1,6 +1,7 @@
 """The public reads are answered before Flask (api/comments.py ReadsFirst): every answer must be
 the one Flask's views give, byte for byte, and everything else must still reach Flask."""
 
+import io
 import logging
 
 import pytest
@@ -9,6 +10,7 @@ import db
 from api.comments import ReadsFirst
 from app import create_app
 from core.exceptions import DatabaseUnavailable
+from tests import pictures
 from tests.conftest import settings_for
 from tests.test_ownership import bearer
 
@@ -18,7 +20,10 @@ ORIGIN = "https://blog.example"
 @pytest.fixture
 def both(clean_database):
     """A client through ReadsFirst, and one straight to Flask's views, on one app and database."""
-    app = create_app(settings_for(clean_database, CORS_ORIGINS=ORIGIN))
+    return front_and_flask(create_app(settings_for(clean_database, CORS_ORIGINS=ORIGIN)))
+
+
+def front_and_flask(app):
     front = app.wsgi_app
     assert isinstance(front, ReadsFirst)
 
@@ -56,6 +61,17 @@ def a_thread_with_everything(client) -> list[int]:
     return [*ids, pending["id"]]
 
 
+def assert_same_answers(ask, urls: list[str], asked: list[dict]) -> None:
+    for url in urls:
+        for method in ("GET", "HEAD"):
+            for headers in asked:
+                front, flask = ask(method, url, headers, True), ask(method, url, headers, False)
+                where = (method, url, headers)
+                assert front.status_code == flask.status_code, where
+                assert front.data == flask.data, where
+                assert sorted(front.headers) == sorted(flask.headers), where  # (order means nothing)
+
+
 def test_every_read_is_flasks_answer_byte_for_byte(both):
     client, ask = both
     ids = a_thread_with_everything(client)
@@ -77,15 +93,20 @@ def test_every_read_is_flasks_answer_byte_for_byte(both):
         {"X-Request-ID": "same-id", "Origin": "https://elsewhere.example"},
         {"X-Request-ID": "same-id", "If-None-Match": etag},
     ]
-    for url in urls:
-        for method in ("GET", "HEAD"):
-            for headers in asked:
-                front, flask = ask(method, url, headers, True), ask(method, url, headers, False)
-                where = (method, url, headers)
-                assert front.status_code == flask.status_code, where
-                assert front.data == flask.data, where
-                assert sorted(front.headers) == sorted(flask.headers), where  # (order means nothing)
+    assert_same_answers(ask, urls, asked)
     assert ask("GET", "/comments?thread=t&limit=2", {"If-None-Match": etag}, True).status_code == 304
+
+
+def test_images_are_read_as_flask_shows_them(media_app):
+    # Image URLs come from media_urls() in the page's SQL: the same through either door.
+    client, ask = front_and_flask(media_app)
+    picture = [(io.BytesIO(pictures.still("PNG")), "a.png")]
+    data = {"name": "Ann", "comment": "a picture", "thread": "t", "image": picture}
+    made = client.post("/comments", data=data, content_type="multipart/form-data").get_json()
+    assert made["images"]
+    urls = ["/comments?thread=t", f"/comments/{made['id']}"]
+    assert_same_answers(ask, urls, [{"X-Request-ID": "same-id"}])
+    assert client.get("/comments?thread=t").get_json()["comments"][0]["images"] == made["images"]
 
 
 @pytest.mark.parametrize(

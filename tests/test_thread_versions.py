@@ -8,8 +8,9 @@ import psycopg2
 import pytest
 
 import db
+from app import create_app
 from core.exceptions import DatabaseUnavailable
-from tests.conftest import TEST_ENVIRONMENT
+from tests.conftest import TEST_ENVIRONMENT, settings_for
 from tests.test_import import FIXTURES, imported
 from tests.test_ownership import bearer
 
@@ -156,9 +157,6 @@ def test_tags_the_thread_never_had_get_the_page(client, post, tag):
 
 
 def test_a_304_carries_what_every_answer_carries(clean_database):
-    from app import create_app
-    from tests.conftest import settings_for
-
     client = create_app(settings_for(clean_database, CORS_ORIGINS="https://blog.example")).test_client()
     client.post("/comments", json={"name": "a", "comment": "first", "thread": "t"})
     asked = {"Origin": "https://blog.example", "X-Request-ID": "poll-1"}
@@ -227,9 +225,6 @@ def test_a_read_that_fails_before_flask_is_answered_by_flask(client, post, monke
 
 
 def test_a_forged_forwarded_address_is_refused_even_with_a_current_tag(clean_database):
-    from app import create_app
-    from tests.conftest import settings_for
-
     client = create_app(settings_for(clean_database, TRUSTED_PROXIES="1")).test_client()
     client.post("/comments", json={"name": "a", "comment": "first", "thread": "t"})
     etag = client.get("/comments?thread=t").headers["ETag"]
